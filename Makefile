@@ -10,7 +10,7 @@ WEB_STAMP := internal/web/static/vendor/.built
 all: build
 
 # Front-end packages come from npm (web/package-lock.json) and are copied into the embedded assets.
-$(WEB_STAMP): web/package.json web/package-lock.json web/build.mjs
+$(WEB_STAMP): web/package.json web/package-lock.json web/scripts/vendor.mjs
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 	touch $@
 
