@@ -1,19 +1,18 @@
 package normalize
 
 import (
-	"path/filepath"
-
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/castwatch/castwatch/internal/testutil"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/testutil"
 )
 
 const ()
