@@ -1,0 +1,357 @@
+package detect
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/castwatch/castwatch/internal/schema"
+)
+
+// horizon is the episode horizon: segments of a group never span a UTC day boundary, so state rebuilt by a
+// replay that starts at a day boundary matches the state of a process that never stopped.
+const horizon = 24 * time.Hour
+
+// maxFutureSkew bounds how far ahead of the clock an event may move the watermark.
+const maxFutureSkew = 15 * time.Minute
+
+// Options configures an Engine.
+type Options struct {
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives engine diagnostics; nil discards them.
+	Logger *slog.Logger
+	// Lateness is how far behind the watermark an event is still evaluated (0 means DefaultLateness).
+	Lateness time.Duration
+}
+
+// Result is the outcome of one Evaluate call.
+type Result struct {
+	// Alerts are new alerts and alerts whose event set grew; store them by ID (merging event ids).
+	Alerts []schema.Alert
+	// Late lists the ids of events older than the watermark minus the allowed lateness; they were not evaluated.
+	Late []string
+	// Invalid lists the ids (or positions) of events without an id or time; they were not evaluated.
+	Invalid []string
+	// Superseded lists ids of alerts emitted earlier that a late event replaced by another alert.
+	Superseded []string
+	// Duplicates counts (rule, event) pairs whose event id had already been counted.
+	Duplicates int
+}
+
+// Stats are cumulative counters since the engine was made.
+type Stats struct {
+	Events     int64
+	Matched    int64
+	Duplicates int64
+	Late       int64
+	Invalid    int64
+	Alerts     int64
+	Superseded int64
+	// Watermark is the latest event time seen (bounded by the clock).
+	Watermark time.Time
+	// Groups is the number of (rule, group) windows held in memory.
+	Groups int
+}
+
+// Engine evaluates rules over normalized events by event time. It is safe for concurrent use.
+type Engine struct {
+	rules    []*Rule
+	byType   map[string][]*ruleState
+	byTable  map[string][]*ruleState
+	clock    func() time.Time
+	log      *slog.Logger
+	lateness time.Duration
+
+	mu        sync.Mutex
+	watermark int64
+	lastSweep int64
+	stats     Stats
+}
+
+// ruleState holds the groups of one rule.
+type ruleState struct {
+	rule   *Rule
+	groups map[string]*group
+}
+
+// New builds an engine for rules.
+func New(rules []*Rule, opts Options) *Engine {
+	e := &Engine{
+		rules:    rules,
+		byType:   map[string][]*ruleState{},
+		byTable:  map[string][]*ruleState{},
+		clock:    opts.Clock,
+		log:      opts.Logger,
+		lateness: opts.Lateness,
+	}
+	if e.clock == nil {
+		e.clock = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.lateness <= 0 {
+		e.lateness = DefaultLateness
+	}
+	for _, r := range rules {
+		rs := &ruleState{rule: r, groups: map[string]*group{}}
+		if len(r.Reads.EventTypes) > 0 {
+			for _, t := range r.Reads.EventTypes {
+				e.byType[t] = append(e.byType[t], rs)
+			}
+		} else {
+			for _, t := range r.Reads.Tables {
+				e.byTable[t] = append(e.byTable[t], rs)
+			}
+		}
+	}
+	return e
+}
+
+// Rules returns the engine's rules.
+func (e *Engine) Rules() []*Rule { return e.rules }
+
+// ReplayFrom returns where a restarted process must start replaying stored events (through Process, in event
+// time order, before live events) to rebuild exactly the state it had: the UTC day boundary at or before
+// now minus the lateness and the longest window.
+func (e *Engine) ReplayFrom(now time.Time) time.Time {
+	var longest time.Duration
+	for _, r := range e.rules {
+		longest = max(longest, r.gap())
+	}
+	return now.Add(-e.lateness - longest).UTC().Truncate(horizon)
+}
+
+// Stats returns cumulative counters.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	if e.watermark != 0 {
+		s.Watermark = time.Unix(0, e.watermark).UTC()
+	}
+	for _, rs := range e.allStates() {
+		s.Groups += len(rs.groups)
+	}
+	return s
+}
+
+func (e *Engine) allStates() []*ruleState {
+	seen := map[*ruleState]bool{}
+	var out []*ruleState
+	for _, m := range []map[string][]*ruleState{e.byType, e.byTable} {
+		for _, list := range m {
+			for _, rs := range list {
+				if !seen[rs] {
+					seen[rs] = true
+					out = append(out, rs)
+				}
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rule.ID < out[j].rule.ID })
+	return out
+}
+
+// Process evaluates events and returns the alerts that are new or changed. Late and invalid events are counted
+// in Stats; use Evaluate to get their ids.
+func (e *Engine) Process(ctx context.Context, events []schema.Event) ([]schema.Alert, error) {
+	res, err := e.Evaluate(ctx, events)
+	return res.Alerts, err
+}
+
+// touchKey identifies a (rule, group) touched by a batch.
+type touchKey struct {
+	rs *ruleState
+	g  *group
+}
+
+// Evaluate evaluates events and reports alerts, late and invalid events, and superseded alerts.
+func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, error) {
+	var res Result
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("evaluate: %w", err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	limit := e.clock().Add(maxFutureSkew).UnixNano()
+	lateBefore := int64(0)
+	if e.watermark != 0 {
+		lateBefore = e.watermark - int64(e.lateness)
+	}
+	maxT := e.watermark
+	touched := map[touchKey]int64{}
+	var sbuf [8]string
+	for i := range events {
+		ev := &events[i]
+		e.stats.Events++
+		if ev.ID == "" || ev.Time.IsZero() {
+			id := ev.ID
+			if id == "" {
+				id = fmt.Sprintf("#%d", i)
+			}
+			res.Invalid = append(res.Invalid, id)
+			e.stats.Invalid++
+			continue
+		}
+		t := ev.Time.UnixNano()
+		if t < lateBefore {
+			res.Late = append(res.Late, ev.ID)
+			e.stats.Late++
+			continue
+		}
+		if t > maxT && t <= limit {
+			maxT = t
+		}
+		for _, list := range [2][]*ruleState{e.byType[ev.EventType], e.byTable[ev.Table]} {
+			for _, rs := range list {
+				r := rs.rule
+				if len(r.Reads.EventTypes) > 0 && len(r.Reads.Tables) > 0 && !containsStr(r.Reads.Tables, ev.Table) {
+					continue
+				}
+				if !r.cond(ev) {
+					continue
+				}
+				e.stats.Matched++
+				gkey, gdisp := groupKey(r.groupBy, ev, sbuf[:0])
+				full := ev.Tenant + "\x00" + gkey
+				g := rs.groups[full]
+				if g == nil {
+					g = newGroup(ev.Tenant, gdisp)
+					rs.groups[full] = g
+				}
+				en := entry{t: t, id: ev.ID}
+				if r.distinct != nil {
+					en.distinct = strings.Join(r.distinct.values(ev, sbuf[:0]), ",")
+				}
+				en.vals = make([][]string, len(r.needed))
+				for k, f := range r.needed {
+					if v := f.values(ev, nil); len(v) > 0 {
+						en.vals[k] = v
+					}
+				}
+				if !g.insert(en) {
+					res.Duplicates++
+					e.stats.Duplicates++
+					continue
+				}
+				tk := touchKey{rs, g}
+				if old, ok := touched[tk]; !ok || t < old {
+					touched[tk] = t
+				}
+			}
+		}
+	}
+	if maxT > e.watermark {
+		e.watermark = maxT
+	}
+	now := e.clock().UTC()
+	keys := make([]touchKey, 0, len(touched))
+	for k := range touched {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].rs.rule.ID != keys[j].rs.rule.ID {
+			return keys[i].rs.rule.ID < keys[j].rs.rule.ID
+		}
+		if keys[i].g.tenant != keys[j].g.tenant {
+			return keys[i].g.tenant < keys[j].g.tenant
+		}
+		return keys[i].g.display < keys[j].g.display
+	})
+	for _, k := range keys {
+		alerts, superseded := k.g.recompute(k.rs.rule, touched[k], now)
+		res.Alerts = append(res.Alerts, alerts...)
+		res.Superseded = append(res.Superseded, superseded...)
+	}
+	e.stats.Alerts += int64(len(res.Alerts))
+	e.stats.Superseded += int64(len(res.Superseded))
+	e.prune(keys)
+	sort.SliceStable(res.Alerts, func(i, j int) bool {
+		a, b := res.Alerts[i], res.Alerts[j]
+		if !a.FirstEvent.Equal(b.FirstEvent) {
+			return a.FirstEvent.Before(b.FirstEvent)
+		}
+		return a.ID < b.ID
+	})
+	if len(res.Late) > 0 {
+		e.log.Warn("late events not evaluated", "count", len(res.Late), "lateness", e.lateness,
+			"watermark", time.Unix(0, e.watermark).UTC())
+	}
+	return res, nil
+}
+
+// prune drops finished segments: those that end more than lateness plus the rule's gap before the watermark.
+// No event that is not late can reach them any more. Touched groups are pruned every call, all groups whenever
+// the watermark moved ten minutes since the last full sweep.
+func (e *Engine) prune(touched []touchKey) {
+	for _, k := range touched {
+		k.g.prune(k.rs.rule, e.watermark-int64(e.lateness)-int64(k.rs.rule.gap()))
+	}
+	if e.watermark-e.lastSweep < int64(10*time.Minute) {
+		return
+	}
+	e.lastSweep = e.watermark
+	for _, rs := range e.allStates() {
+		for key, g := range rs.groups {
+			g.prune(rs.rule, e.watermark-int64(e.lateness)-int64(rs.rule.gap()))
+			if len(g.entries) == 0 {
+				delete(rs.groups, key)
+			}
+		}
+	}
+}
+
+// groupKey joins the values of key fields (each a fallback chain) into a hash key and a display form.
+func groupKey(chains [][]*field, ev *schema.Event, buf []string) (key, display string) {
+	if len(chains) == 0 {
+		return "", ""
+	}
+	var kb, db strings.Builder
+	for i, chain := range chains {
+		var vals []string
+		for _, f := range chain {
+			vals = f.values(ev, buf[:0])
+			if len(vals) > 0 {
+				break
+			}
+		}
+		v := strings.Join(vals, ",")
+		if i > 0 {
+			kb.WriteByte(0)
+			db.WriteString(", ")
+		}
+		kb.WriteString(v)
+		db.WriteString(chain[0].name)
+		db.WriteByte('=')
+		db.WriteString(v)
+	}
+	return kb.String(), db.String()
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// alertID is the deterministic alert identity.
+func alertID(r *Rule, tenant, group string, start int64, firstID string) string {
+	h := sha256.New()
+	for _, s := range []string{r.ID, r.Version, tenant, group, time.Unix(0, start).UTC().Format(time.RFC3339Nano), firstID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
