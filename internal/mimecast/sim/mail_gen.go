@@ -1,0 +1,375 @@
+package sim
+
+import (
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Paths of the mail-log functions and the keys of data[0] that hold their records.
+const (
+	PathTTPURL           = "/api/ttp/url/get-logs"
+	PathTTPAttachment    = "/api/ttp/attachment/get-logs"
+	PathTTPImpersonation = "/api/ttp/impersonation/get-logs"
+	PathDLP              = "/api/dlp/get-logs"
+	PathSIEMBatchCG      = "/siem/v1/batch/events/cg"
+)
+
+// logListKeys maps each mail-log function to the data[0] key of its records.
+var logListKeys = map[string]string{
+	PathTTPURL:           "clickLogs",
+	PathTTPAttachment:    "attachmentLogs",
+	PathTTPImpersonation: "impersonationLogs",
+	PathDLP:              "dlpLogs",
+}
+
+// SIEMTypes are the Cloud Gateway batch types the tenant produces.
+var SIEMTypes = []string{
+	"receipt", "process", "delivery", "av", "spam", "internal email protect", "impersonation protect",
+	"url protect", "attachment protect", "journal",
+}
+
+// logRec is one generated mail-log record: its time and its JSON object.
+type logRec struct {
+	t   time.Time
+	rec map[string]any
+}
+
+// mailHour holds everything the mail flow of one hour produced.
+type mailHour struct {
+	logs map[string][]logRec // by function path, oldest first
+	siem map[string][]logRec // by SIEM type, oldest first
+}
+
+var externalDomains = []string{
+	"northwind-traders.example", "contoso-mail.example", "fabrikam.example", "adventure-works.example",
+	"tailspin.example", "newsletters.example", "invoices-online.example",
+}
+
+var lookalikeDomains = []string{"rnicrosoft-support.example", "paypa1-billing.example", "docu-sign-secure.example"}
+
+var mailSubjects = []string{
+	"Quarterly results", "Re: contract draft", "Invoice 48213", "Team offsite agenda", "Your order has shipped",
+	"Weekly newsletter", "Action required: password expiry", "Lunch on Friday?", "Updated price list",
+	"RE: Purchase order", "Shared document: Budget 2026.xlsx", "Meeting notes",
+}
+
+var maliciousURLs = []string{
+	"http://login-verify.example/o365/auth", "https://secure-docs.example/share/view.php", "http://pay-update.example/acct",
+}
+
+var cleanURLs = []string{
+	"https://www.northwind-traders.example/catalog", "https://fabrikam.example/news/2026", "https://contoso-mail.example/unsubscribe",
+}
+
+// mailFlow generates (and caches) the mail of unix hour h.
+func (s *Sim) mailFlow(h int64) mailHour {
+	s.mu.Lock()
+	m, ok := s.mail[h]
+	s.mu.Unlock()
+	if ok {
+		return m
+	}
+	m = s.generateMail(h)
+	s.mu.Lock()
+	s.mail[h] = m
+	s.mu.Unlock()
+	return m
+}
+
+// message is one generated email and what the gateway did with it.
+type message struct {
+	t                    time.Time
+	route                string // inbound, outbound, internal
+	sender, recipient    string
+	senderName           string
+	subject, messageID   string
+	aggregateID, procID  string
+	senderIP             string
+	verdict              string // clean, spam, url, badurl, attachment, badattachment, impersonation, av, dlp
+	attachment, fileHash string
+}
+
+// generateMail builds the mail flow of one hour from the seed alone.
+func (s *Sim) generateMail(h int64) mailHour {
+	r := rngFor(s.opts.Seed, "mail", h)
+	base := time.Unix(h*3600, 0).UTC()
+	m := mailHour{logs: map[string][]logRec{}, siem: map[string][]logRec{}}
+	n := poisson(r, float64(len(s.users))*1.2*s.activity(base))
+	for i := range n {
+		msg := s.makeMessage(r, base.Add(time.Duration(r.IntN(3600-600))*time.Second), h, i)
+		s.emit(r, &m, msg, h*100000+int64(i)*10)
+	}
+	for _, list := range []map[string][]logRec{m.logs, m.siem} {
+		for k := range list {
+			sortLogs(list[k])
+		}
+	}
+	return m
+}
+
+func sortLogs(l []logRec) {
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j].t.Before(l[j-1].t); j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}
+
+// makeMessage draws one message.
+func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
+	u := &s.users[r.IntN(len(s.users))]
+	ext := pick(r, []string{"billing", "news", "sales", "support", "jane.doe", "m.rossi", "noreply"}) + "@" + pick(r, externalDomains)
+	msg := message{t: t, subject: pick(r, mailSubjects)}
+	switch k := r.IntN(10); {
+	case k < 7:
+		msg.route, msg.sender, msg.recipient = "inbound", ext, u.email
+		msg.senderIP = fmt.Sprintf("%d.%d.%d.%d", pick(r, []int{40, 52, 104, 185, 203, 209}), r.IntN(256), r.IntN(256), 1+r.IntN(250))
+		msg.verdict = []string{"clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean",
+			"clean", "clean", "clean", "spam", "spam", "url", "url", "badurl", "attachment", "badattachment", "impersonation", "av"}[r.IntN(22)]
+	case k < 9:
+		msg.route, msg.sender, msg.recipient = "outbound", u.email, ext
+		msg.senderIP = s.offices[r.IntN(len(s.offices))]
+		msg.verdict = "clean"
+		if r.IntN(12) == 0 {
+			msg.verdict = "dlp"
+		}
+	default:
+		other := &s.users[r.IntN(len(s.users))]
+		msg.route, msg.sender, msg.recipient = "internal", u.email, other.email
+		msg.senderIP = s.offices[0]
+		msg.verdict = "clean"
+	}
+	msg.senderName = strings.Split(msg.sender, "@")[0]
+	if msg.verdict == "impersonation" {
+		ceo := &s.users[0]
+		msg.senderName = ceo.name
+		msg.sender = strings.ReplaceAll(strings.ToLower(ceo.name), " ", ".") + "@" + pick(r, lookalikeDomains)
+		msg.subject = pick(r, []string{"Urgent wire transfer", "Are you available?", "Gift cards needed today"})
+	}
+	id := hashBytes(s.opts.Seed, "message", strconv.FormatInt(h, 10), strconv.Itoa(i))
+	unix := strconv.FormatInt(t.Unix(), 10)
+	msg.messageID = fmt.Sprintf("<%s-%d@%s>", hex.EncodeToString(id[:8]), 10000+int(id[8])*100+int(id[9]), strings.Split(msg.sender, "@")[1])
+	msg.aggregateID = base64.RawURLEncoding.EncodeToString(id[10:26]) + "_" + unix
+	msg.procID = base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "processing", msg.aggregateID)) + "_" + unix
+	if strings.Contains(msg.verdict, "attachment") || msg.verdict == "av" {
+		msg.attachment = pick(r, []string{"invoice_%d.pdf", "statement_%d.xlsx", "scan_%d.docm", "payment_%d.zip"})
+		msg.attachment = fmt.Sprintf(msg.attachment, 1000+r.IntN(9000))
+		sum := sha256.Sum256([]byte(msg.attachment + msg.aggregateID))
+		msg.fileHash = hex.EncodeToString(sum[:])
+	}
+	return msg
+}
+
+// accountID is the tenant's Mimecast account code.
+func (s *Sim) accountID() string {
+	return "CUSA" + strings.ToUpper(hex.EncodeToString(hashBytes(s.opts.Seed, "account")[:3]))
+}
+
+// emit turns a message into its SIEM events and mail-log records.
+func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
+	ms := func(d time.Duration) int64 { return msg.t.Add(d).UnixMilli() }
+	common := func(typ string, d time.Duration, subtype any) map[string]any {
+		offset++
+		return map[string]any{
+			"_offset": offset, "_partition": 60, "accountId": s.accountID(), "aggregateId": msg.aggregateID,
+			"processingId": msg.procID, "timestamp": ms(d), "type": typ, "subtype": subtype,
+		}
+	}
+	add := func(typ string, d time.Duration, rec map[string]any) {
+		m.siem[typ] = append(m.siem[typ], logRec{t: time.UnixMilli(rec["timestamp"].(int64)).UTC(), rec: rec})
+	}
+	direction := map[string]string{"inbound": "Inbound", "outbound": "Outbound", "internal": "Internal"}[msg.route]
+	held := msg.verdict == "spam" || msg.verdict == "badattachment" || msg.verdict == "impersonation" || msg.verdict == "av"
+	action := "Acc"
+	if held {
+		action = "Hld"
+	}
+	nAtt := "0"
+	var attachments any
+	if msg.attachment != "" {
+		nAtt, attachments = "1", strconv.Quote(msg.attachment)
+	}
+	size := strconv.Itoa(2000 + r.IntN(60000))
+
+	if msg.route == "internal" {
+		rec := common("journal", 0, nil)
+		rec["direction"], rec["recipients"], rec["senderEnvelope"] = "Internal", msg.recipient, msg.sender
+		add("journal", 0, rec)
+	} else {
+		rec := common("receipt", 0, action)
+		for k, v := range map[string]any{
+			"action": action, "direction": direction, "messageId": msg.messageID, "numberAttachments": nAtt,
+			"recipients": msg.recipient, "rejectionCode": nil, "rejectionInfo": nil, "rejectionType": nil,
+			"senderEnvelope": msg.sender, "senderHeader": msg.sender, "senderIp": msg.senderIP,
+			"spamDetectionLevel": nil, "spamInfo": "[]", "spamScore": strconv.Itoa(r.IntN(30)), "subject": msg.subject,
+			"spamProcessingDetail": `{"spf":{"allow":true,"info":"ALLOW"},"dkim":{"allow":true,"info":"ALLOW"},"dmarc":{"allow":true,"info":"ALLOW"}}`,
+			"tlsCipher":            "TLS_AES_256_GCM_SHA384", "tlsVersion": "TLSv1.3", "virusFound": nil,
+		} {
+			rec[k] = v
+		}
+		add("receipt", 0, rec)
+	}
+	proc := common("process", 2*time.Second, action)
+	var holdReason any
+	if held {
+		holdReason = map[string]string{"spam": "Spm", "badattachment": "Att", "impersonation": "Imp", "av": "Av"}[msg.verdict]
+	}
+	for k, v := range map[string]any{
+		"action": action, "attachments": attachments, "emailSize": size, "holdReason": holdReason,
+		"messageId": msg.messageID, "numberAttachments": nAtt, "senderEnvelope": msg.sender,
+		"subject": msg.subject, "totalSizeAttachments": map[bool]string{true: "1153", false: "0"}[msg.attachment != ""],
+	} {
+		proc[k] = v
+	}
+	add("process", 0, proc)
+	if !held {
+		del := common("delivery", 4*time.Second, "true")
+		for k, v := range map[string]any{
+			"Hostname": "mx." + strings.Split(msg.recipient, "@")[1], "delivered": "true", "deliveryAttempts": "1",
+			"deliveryErrors": nil, "deliveryTime": strconv.Itoa(1000 + r.IntN(20000)), "destinationIp": s.offices[0],
+			"direction": direction, "emailSize": size, "messageId": msg.messageID, "numberAttachments": nAtt,
+			"recipients": msg.recipient, "rejectionCode": nil, "rejectionInfo": nil, "rejectionType": nil,
+			"route": direction, "senderEnvelope": msg.sender, "subject": msg.subject, "tlsCipher": nil, "tlsUsed": "Yes",
+			"tlsVersion": "TLSv1.3", "totalSizeAttachments": proc["totalSizeAttachments"],
+		} {
+			del[k] = v
+		}
+		add("delivery", 0, del)
+	}
+
+	switch msg.verdict {
+	case "spam":
+		rec := common("spam", time.Second, nil)
+		for k, v := range map[string]any{
+			"messageId": msg.messageID, "recipients": msg.recipient, "route": direction,
+			"senderDomain": strings.Split(msg.sender, "@")[1], "senderEnvelope": msg.sender, "senderHeader": msg.sender,
+			"senderIp": msg.senderIP, "subject": msg.subject,
+		} {
+			rec[k] = v
+		}
+		add("spam", 0, rec)
+	case "url", "badurl":
+		bad := msg.verdict == "badurl"
+		u := pick(r, cleanURLs)
+		if bad {
+			u = pick(r, maliciousURLs)
+		}
+		rec := common("url protect", time.Second, nil)
+		act, cat, reason := "allow", "Business", any(nil)
+		if bad {
+			act, cat, reason = "block", "Phishing & Fraud", "Malicious URL"
+		}
+		for k, v := range map[string]any{
+			"url": u, "urlCategory": cat, "blockReason": reason, "route": direction, "sender": msg.sender,
+			"senderDomain": strings.Split(msg.sender, "@")[1], "sourceIp": msg.senderIP, "subject": msg.subject,
+			"action": act, "messageId": msg.messageID, "recipients": msg.recipient,
+		} {
+			rec[k] = v
+		}
+		add("url protect", 0, rec)
+		click := msg.t.Add(time.Duration(60+r.IntN(480)) * time.Second)
+		scan, actions, awareness := "clean", "Allow", "Continue"
+		if bad {
+			scan, actions, awareness = "malicious", "Block", "N/A"
+		}
+		m.logs[PathTTPURL] = append(m.logs[PathTTPURL], logRec{t: click, rec: map[string]any{
+			"userEmailAddress": msg.recipient, "fromUserEmailAddress": msg.sender, "url": u,
+			"ttpDefinition": "Inbound URL 'Aggressive'", "subject": msg.subject, "action": act, "adminOverride": "N/A",
+			"userOverride": "None", "scanResult": scan, "category": cat, "sendingIp": msg.senderIP,
+			"userAwarenessAction": awareness, "date": formatAPI(click), "actions": actions, "route": msg.route,
+			"creationMethod": "User Click", "emailPartsDescription": []string{"Body"}, "messageId": msg.messageID,
+		}})
+	case "attachment", "badattachment":
+		bad := msg.verdict == "badattachment"
+		sha1sum, md5sum := sha1.Sum([]byte(msg.fileHash)), md5.Sum([]byte(msg.fileHash))
+		rec := common("attachment protect", 3*time.Second, nil)
+		for k, v := range map[string]any{
+			"fileExtension": strings.TrimPrefix(msg.attachment[strings.LastIndex(msg.attachment, "."):], "."),
+			"fileName":      msg.attachment, "md5": hex.EncodeToString(md5sum[:]), "sha1": hex.EncodeToString(sha1sum[:]),
+			"sha256": msg.fileHash,
+		} {
+			rec[k] = v
+		}
+		add("attachment protect", 0, rec)
+		result, details := "safe", "Safe                                              \r\nTime taken: 0 hrs, 0 min, 4 sec"
+		if bad {
+			result, details = "malicious", "Malicious                                         \r\nTime taken: 0 hrs, 0 min, 1 sec"
+		}
+		at := msg.t.Add(3 * time.Second)
+		m.logs[PathTTPAttachment] = append(m.logs[PathTTPAttachment], logRec{t: at, rec: map[string]any{
+			"senderAddress": msg.sender, "recipientAddress": msg.recipient, "fileName": msg.attachment,
+			"fileType": "application/octet-stream", "result": result, "actionTriggered": "none", "date": formatAPI(at),
+			"details": details, "route": msg.route, "messageId": msg.messageID, "subject": msg.subject,
+			"fileHash": msg.fileHash, "definition": "Default Inbound Attachment Protect Definition",
+		}})
+	case "impersonation":
+		rec := common("impersonation protect", time.Second, nil)
+		for k, v := range map[string]any{
+			"customThreatDictionary": "false", "itemsDetected": "2", "similarCustomExternalDomain": "false",
+			"taggedExternal": "true", "similarInternalDomain": "false", "newDomain": "true", "internalUserName": "true",
+			"mimecastThreatDictionary": "true", "similarMimecastExternalDomain": "false", "customNameMatch": "false",
+			"taggedMalicious": "true", "replyMismatch": "false", "messageId": msg.messageID, "recipients": msg.recipient,
+			"senderEnvelope": msg.sender, "subject": msg.subject, "action": "hold",
+		} {
+			rec[k] = v
+		}
+		add("impersonation protect", 0, rec)
+		at := msg.t.Add(time.Second)
+		id := "MTOKEN:eNq" + base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "imp", msg.aggregateID)[:30])
+		m.logs[PathTTPImpersonation] = append(m.logs[PathTTPImpersonation], logRec{t: at, rec: map[string]any{
+			"id": id, "senderAddress": msg.sender, "recipientAddress": msg.recipient, "subject": msg.subject,
+			"definition": "Impersonation Protect - Hold", "hits": 2,
+			"identifiers": []string{"internal_user_name", "newly_observed_domain"}, "action": "hold",
+			"taggedExternal": true, "taggedMalicious": true, "senderIpAddress": msg.senderIP, "eventTime": formatAPI(at),
+			"impersonationResults": []map[string]any{{
+				"impersonationDomainSource": "internal_user_name", "similarDomain": msg.senderName + " <" + msg.sender + ">",
+				"stringSimilarToDomain": msg.senderName, "checkerResult": "hit",
+			}},
+			"messageId": msg.messageID,
+		}})
+	case "av":
+		sha1sum, md5sum := sha1.Sum([]byte(msg.fileHash)), md5.Sum([]byte(msg.fileHash))
+		rec := common("av", 2*time.Second, nil)
+		for k, v := range map[string]any{
+			"fileName": msg.attachment, "sha256": msg.fileHash, "sha1": hex.EncodeToString(sha1sum[:]),
+			"md5": hex.EncodeToString(md5sum[:]), "fileExtension": msg.attachment[strings.LastIndex(msg.attachment, ".")+1:],
+			"virusFound": "Trojan.Generic." + strconv.Itoa(100000+r.IntN(900000)), "senderDomain": strings.Split(msg.sender, "@")[1],
+			"messageId": msg.messageID, "recipients": msg.recipient, "senderEnvelope": msg.sender, "route": direction,
+			"subject": msg.subject,
+		} {
+			rec[k] = v
+		}
+		add("av", 0, rec)
+	case "dlp":
+		policy := pick(r, []string{"Confidential", "PCI - Card Numbers", "PII - National IDs"})
+		at := msg.t.Add(time.Second)
+		for _, act := range []string{"notification", "hold"} {
+			m.logs[PathDLP] = append(m.logs[PathDLP], logRec{t: at, rec: map[string]any{
+				"senderAddress": msg.sender, "recipientAddress": msg.recipient, "subject": msg.subject,
+				"eventTime": formatAPI(at), "route": msg.route, "policy": policy, "action": act, "messageId": msg.messageID,
+			}})
+		}
+	}
+	if msg.route == "internal" && r.IntN(20) == 0 {
+		rec := common("internal email protect", time.Second, nil)
+		for k, v := range map[string]any{
+			"messageId": msg.messageID, "monitoredDomainSource": nil, "recipients": msg.recipient, "route": "Internal",
+			"scanResults": "Blocked URL Category", "senderEnvelope": msg.sender, "similarDomain": nil,
+			"subject": msg.subject, "urlCategory": "Compromised",
+		} {
+			rec[k] = v
+		}
+		add("internal email protect", 0, rec)
+	}
+}
+
+// formatAPI is the /api functions' date style.
+func formatAPI(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05-0700") }
