@@ -1,0 +1,234 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/castwatch/castwatch/internal/schema"
+)
+
+// sqlType maps a logical column type to its DuckDB type.
+func sqlType(t schema.ColumnType) (string, error) {
+	switch t {
+	case schema.String:
+		return "VARCHAR", nil
+	case schema.DateTime:
+		// TIMESTAMP without zone; the store writes and reads UTC only.
+		return "TIMESTAMP", nil
+	case schema.Real:
+		return "DOUBLE", nil
+	case schema.Bool:
+		return "BOOLEAN", nil
+	case schema.Dynamic:
+		return "JSON", nil
+	}
+	return "", fmt.Errorf("unknown column type %q", t)
+}
+
+// ident quotes an SQL identifier.
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// identList quotes and joins identifiers.
+func identList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = ident(n)
+	}
+	return strings.Join(q, ", ")
+}
+
+// columnNames returns the table's column names in order.
+func columnNames(t *schema.Table) []string {
+	n := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		n[i] = c.Name
+	}
+	return n
+}
+
+// validateTable checks what the store relies on: known column types, and key and event-time columns that exist.
+func validateTable(t *schema.Table) error {
+	if t.Name == "" || len(t.Columns) == 0 {
+		return fmt.Errorf("table %q has no name or no columns", t.Name)
+	}
+	for _, c := range t.Columns {
+		if _, err := sqlType(c.Type); err != nil {
+			return fmt.Errorf("table %s column %s: %w", t.Name, c.Name, err)
+		}
+	}
+	if len(t.Key) == 0 {
+		return fmt.Errorf("table %s has no key", t.Name)
+	}
+	for _, k := range t.Key {
+		if t.ColumnIndex(k) < 0 {
+			return fmt.Errorf("table %s: key column %s is not a column", t.Name, k)
+		}
+	}
+	if t.EventTime != "" && t.ColumnIndex(t.EventTime) < 0 {
+		return fmt.Errorf("table %s: event time column %s is not a column", t.Name, t.EventTime)
+	}
+	return nil
+}
+
+// columnDefs renders "name TYPE, …", with NOT NULL on key columns when withKey is set.
+func columnDefs(t *schema.Table, withKey bool) string {
+	key := map[string]bool{}
+	if withKey {
+		for _, k := range t.Key {
+			key[k] = true
+		}
+	}
+	defs := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		typ, _ := sqlType(c.Type)
+		defs[i] = ident(c.Name) + " " + typ
+		if key[c.Name] {
+			defs[i] += " NOT NULL"
+		}
+	}
+	return strings.Join(defs, ", ")
+}
+
+// createTableSQL is the CREATE TABLE statement of a data table, keyed on its natural key.
+func createTableSQL(t *schema.Table) string {
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY (%s))", ident(t.Name), columnDefs(t, true), identList(t.Key))
+}
+
+// migration is one numbered schema change, applied once in a transaction.
+type migration struct {
+	version int
+	name    string
+	stmts   []string
+}
+
+// migrations are applied in order; append new ones, never edit applied ones.
+var migrations = []migration{
+	{1, "quarantine and alerts", []string{
+		`CREATE TABLE IF NOT EXISTS quarantine (
+			tenant VARCHAR NOT NULL,
+			source VARCHAR NOT NULL,
+			position VARCHAR NOT NULL,
+			reason VARCHAR NOT NULL,
+			raw VARCHAR,
+			time TIMESTAMP NOT NULL
+		)`,
+		`CREATE TABLE IF NOT EXISTS alerts (
+			id VARCHAR PRIMARY KEY,
+			tenant VARCHAR NOT NULL,
+			rule_id VARCHAR NOT NULL,
+			rule_version VARCHAR,
+			title VARCHAR,
+			severity VARCHAR,
+			tactics VARCHAR[],
+			techniques VARCHAR[],
+			entities JSON,
+			event_ids VARCHAR[],
+			group_key VARCHAR,
+			first_event TIMESTAMP,
+			last_event TIMESTAMP,
+			created TIMESTAMP NOT NULL,
+			explanation VARCHAR,
+			status VARCHAR NOT NULL DEFAULT 'new'
+		)`,
+	}},
+}
+
+// SchemaVersion is the migration version a store opened by this build is at.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// migrate records and applies pending migrations, creates missing data tables and adds columns a table has gained.
+func (d *DB) migrate(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMP NOT NULL)`); err != nil {
+		return fmt.Errorf("duckdb: migrate: %w", err)
+	}
+	var current int
+	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("duckdb: migrate: read version: %w", err)
+	}
+	for _, m := range migrations {
+		if m.version <= current {
+			continue
+		}
+		if err := d.apply(ctx, c, m); err != nil {
+			return err
+		}
+		d.log.Info("duckdb migration applied", "version", m.version, "name", m.name)
+	}
+	for _, t := range d.tables {
+		if err := validateTable(t); err != nil {
+			return fmt.Errorf("duckdb: migrate: %w", err)
+		}
+		if _, err := c.ExecContext(ctx, createTableSQL(t)); err != nil {
+			return fmt.Errorf("duckdb: create table %s: %w", t.Name, err)
+		}
+		if err := addMissingColumns(ctx, c, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *DB) apply(ctx context.Context, c *sql.Conn, m migration) (err error) {
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("duckdb: migration %d: %w", m.version, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	for _, s := range m.stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("duckdb: migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?)`, m.version, m.name, d.now().UTC()); err != nil {
+		return fmt.Errorf("duckdb: migration %d: record: %w", m.version, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("duckdb: migration %d: commit: %w", m.version, err)
+	}
+	return nil
+}
+
+// addMissingColumns adds columns a table definition has gained since the stored table was created.
+func addMissingColumns(ctx context.Context, c *sql.Conn, t *schema.Table) error {
+	rows, err := c.QueryContext(ctx, `SELECT column_name FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = ?`, t.Name)
+	if err != nil {
+		return fmt.Errorf("duckdb: columns of %s: %w", t.Name, err)
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("duckdb: columns of %s: %w", t.Name, err)
+		}
+		have[n] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("duckdb: columns of %s: %w", t.Name, err)
+	}
+	for _, col := range t.Columns {
+		if have[col.Name] {
+			continue
+		}
+		typ, _ := sqlType(col.Type)
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", ident(t.Name), ident(col.Name), typ)); err != nil {
+			return fmt.Errorf("duckdb: add column %s.%s: %w", t.Name, col.Name, err)
+		}
+	}
+	return nil
+}

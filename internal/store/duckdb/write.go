@@ -1,0 +1,402 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/store"
+)
+
+// KeySeparator joins the natural-key values of a row in RowKey and Keys.
+const KeySeparator = "|"
+
+// valuesPerStatement bounds the parameters of one multi-row INSERT … VALUES statement.
+const valuesPerStatement = 4000
+
+// RowKey returns the natural key of r joined with KeySeparator, in the form Keys returns: strings as they are,
+// times as RFC 3339 with nanoseconds in UTC, other values with fmt.
+func RowKey(t *schema.Table, r schema.Row) string {
+	parts := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		j := t.ColumnIndex(k)
+		if j < 0 || j >= len(r) {
+			continue
+		}
+		parts[i] = keyPart(r[j])
+	}
+	return strings.Join(parts, KeySeparator)
+}
+
+func keyPart(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case json.RawMessage:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// normalizeRow checks a row against the table and returns its values as the driver should receive them:
+// times in UTC, dynamic values as JSON text, whole numbers in real columns as float64.
+func normalizeRow(t *schema.Table, r schema.Row, isKey []bool) ([]driver.Value, error) {
+	if len(r) != len(t.Columns) {
+		return nil, fmt.Errorf("has %d values, table %s has %d columns", len(r), t.Name, len(t.Columns))
+	}
+	out := make([]driver.Value, len(r))
+	for i, c := range t.Columns {
+		v, err := normalizeValue(c.Type, r[i])
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", c.Name, err)
+		}
+		if v == nil && isKey[i] {
+			return nil, fmt.Errorf("key column %s is null", c.Name)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func normalizeValue(typ schema.ColumnType, v any) (driver.Value, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch typ {
+	case schema.String:
+		if s, ok := v.(string); ok {
+			if !utf8.ValidString(s) {
+				return nil, errors.New("string is not valid UTF-8")
+			}
+			return s, nil
+		}
+	case schema.DateTime:
+		switch x := v.(type) {
+		case time.Time:
+			return x.UTC(), nil
+		case *time.Time:
+			if x == nil {
+				return nil, nil
+			}
+			return x.UTC(), nil
+		}
+	case schema.Real:
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case float32:
+			return float64(x), nil
+		case int:
+			return float64(x), nil
+		case int64:
+			return float64(x), nil
+		case int32:
+			return float64(x), nil
+		}
+	case schema.Bool:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case schema.Dynamic:
+		var raw []byte
+		switch x := v.(type) {
+		case json.RawMessage:
+			raw = x
+		case []byte:
+			raw = x
+		case string:
+			raw = []byte(x)
+		default:
+			b, err := json.Marshal(x)
+			if err != nil {
+				return nil, fmt.Errorf("dynamic value: %w", err)
+			}
+			raw = b
+		}
+		if len(raw) == 0 {
+			return nil, nil
+		}
+		if !json.Valid(raw) || !utf8.Valid(raw) {
+			return nil, errors.New("dynamic value is not valid UTF-8 JSON")
+		}
+		return string(raw), nil
+	default:
+		return nil, fmt.Errorf("unknown column type %q", typ)
+	}
+	return nil, fmt.Errorf("want %s, got %T", typ, v)
+}
+
+// prepareBatch validates and normalizes rows and drops rows whose key repeats an earlier row of the batch.
+func prepareBatch(t *schema.Table, rows []schema.Row) ([][]driver.Value, error) {
+	if err := validateTable(t); err != nil {
+		return nil, err
+	}
+	isKey := make([]bool, len(t.Columns))
+	for _, k := range t.Key {
+		isKey[t.ColumnIndex(k)] = true
+	}
+	seen := make(map[string]struct{}, len(rows))
+	out := make([][]driver.Value, 0, len(rows))
+	var kb strings.Builder
+	for i, r := range rows {
+		vals, err := normalizeRow(t, r, isKey)
+		if err != nil {
+			return nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		kb.Reset()
+		for _, k := range t.Key {
+			kb.WriteString(keyPart(vals[t.ColumnIndex(k)]))
+			kb.WriteByte(0)
+		}
+		k := kb.String()
+		if _, dup := seen[k]; dup {
+			continue
+		}
+		seen[k] = struct{}{}
+		out = append(out, vals)
+	}
+	return out, nil
+}
+
+// WriteRows inserts rows into t, ignoring rows whose natural key is stored already or repeats an earlier row of
+// the same batch (the first one wins). It returns how many rows were new. A batch with any invalid row (wrong
+// number of values, a value of the wrong type, a null key) writes nothing.
+func (d *DB) WriteRows(ctx context.Context, t *schema.Table, rows []schema.Row) (int, error) {
+	batch, err := prepareBatch(t, rows)
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: write %s: %w", t.Name, err)
+	}
+	if len(batch) == 0 {
+		return 0, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	switch d.strategy {
+	case strategyValues:
+		n, err = writeValues(ctx, c, t, batch)
+	default:
+		n, err = d.writeAppender(ctx, c, t, batch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: write %s: %w", t.Name, err)
+	}
+	return n, nil
+}
+
+// stageName is the temp staging table of t on the write connection.
+func stageName(t *schema.Table) string { return "stage_" + t.Name }
+
+// stageDefs are the staging table's columns: the table's, without constraints, and with dynamic columns as
+// VARCHAR because the appender would encode a JSON column's text as a JSON string.
+func stageDefs(t *schema.Table) string {
+	defs := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		typ, _ := sqlType(c.Type)
+		if c.Type == schema.Dynamic {
+			typ = "VARCHAR"
+		}
+		defs[i] = ident(c.Name) + " " + typ
+	}
+	return strings.Join(defs, ", ")
+}
+
+// stageSelect reads the staging table's columns as the target table's types.
+func stageSelect(t *schema.Table) string {
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = ident(c.Name)
+		if c.Type == schema.Dynamic {
+			cols[i] = fmt.Sprintf("CAST(%s AS JSON)", ident(c.Name))
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+// writeAppender appends the batch to the staging table and moves it with one INSERT OR IGNORE … SELECT, which
+// is atomic on its own. The staging table is emptied after every use, and before one if that failed.
+func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (int, error) {
+	stage := stageName(t)
+	if !d.staged[t.Name] {
+		if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", ident(stage), stageDefs(t))); err != nil {
+			return 0, fmt.Errorf("create staging table: %w", err)
+		}
+		d.staged[t.Name] = true
+	}
+	empty := func() error {
+		_, err := c.ExecContext(context.WithoutCancel(ctx), "DELETE FROM "+ident(stage))
+		d.dirty[t.Name] = err != nil
+		return err
+	}
+	if d.dirty[t.Name] {
+		if err := empty(); err != nil {
+			return 0, fmt.Errorf("clear staging table: %w", err)
+		}
+	}
+	err := c.Raw(func(dc any) error {
+		conn, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
+		}
+		app, err := duck.NewAppender(conn, "temp", "main", stage)
+		if err != nil {
+			return fmt.Errorf("appender: %w", err)
+		}
+		for i, r := range batch {
+			if err := ctx.Err(); err != nil {
+				_ = app.Clear()
+				_ = app.Close()
+				return err
+			}
+			if err := app.AppendRow(r...); err != nil {
+				_ = app.Clear()
+				_ = app.Close()
+				return fmt.Errorf("row %d: %w", i, err)
+			}
+		}
+		return app.Close()
+	})
+	if err != nil {
+		_ = empty()
+		return 0, err
+	}
+	res, err := c.ExecContext(ctx, fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) SELECT %s FROM %s",
+		ident(t.Name), identList(columnNames(t)), stageSelect(t), ident(stage)))
+	cerr := empty()
+	if err != nil {
+		return 0, err
+	}
+	if cerr != nil {
+		d.log.Warn("duckdb staging table not cleared", "table", t.Name, "err", cerr)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return int(n), nil
+}
+
+// writeValues sends the batch as prepared multi-row INSERT OR IGNORE … VALUES statements in one transaction.
+func writeValues(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (n int, err error) {
+	ncol := len(t.Columns)
+	per := max(1, valuesPerStatement/ncol)
+	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
+	head := fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) VALUES ", ident(t.Name), identList(columnNames(t)))
+	stmtFor := func(rows int) string {
+		return head + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+	}
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	var full *sql.Stmt
+	args := make([]any, 0, per*ncol)
+	for start := 0; start < len(batch); start += per {
+		end := min(start+per, len(batch))
+		args = args[:0]
+		for _, r := range batch[start:end] {
+			for _, v := range r {
+				args = append(args, v)
+			}
+		}
+		var res sql.Result
+		if end-start == per {
+			if full == nil {
+				if full, err = tx.PrepareContext(ctx, stmtFor(per)); err != nil {
+					return 0, err
+				}
+				defer full.Close()
+			}
+			res, err = full.ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, stmtFor(end-start), args...)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("rows %d-%d: %w", start, end-1, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Quarantine stores rejected inputs with their reasons. Items without a time get the store clock's time.
+func (d *DB) Quarantine(ctx context.Context, q []store.Quarantined) (err error) {
+	if len(q) == 0 {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return err
+	}
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("duckdb: quarantine: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	st, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (tenant, source, position, reason, raw, time) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("duckdb: quarantine: %w", err)
+	}
+	defer st.Close()
+	for i, item := range q {
+		at := item.Time
+		if at.IsZero() {
+			at = d.now()
+		}
+		if _, err := st.ExecContext(ctx, item.Tenant, item.Source, item.Position, item.Reason, item.Raw, at.UTC()); err != nil {
+			return fmt.Errorf("duckdb: quarantine item %d: %w", i, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("duckdb: quarantine: commit: %w", err)
+	}
+	return nil
+}
+
+// QuarantineCount returns how many quarantined items are stored for tenant ("" counts all tenants).
+func (d *DB) QuarantineCount(ctx context.Context, tenant string) (int64, error) {
+	var n int64
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM quarantine WHERE ? = '' OR tenant = ?`, tenant, tenant).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: quarantine count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,372 @@
+package duckdb
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/store"
+)
+
+func strategies() []struct {
+	name string
+	s    writeStrategy
+} {
+	return []struct {
+		name string
+		s    writeStrategy
+	}{{"appender", strategyAppender}, {"values", strategyValues}}
+}
+
+func TestWriteRowsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies() {
+		t.Run(st.name, func(t *testing.T) {
+			d := openMem(t)
+			d.strategy = st.s
+			rows := auditRows(t, "tenant-a")
+			want := distinctKeys(&schema.Audit, rows)
+			if want == len(rows) {
+				t.Fatal("fixture should contain repeated ids to exercise in-batch duplicates")
+			}
+
+			n, err := d.WriteRows(ctx, &schema.Audit, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != want {
+				t.Errorf("first write: %d new rows, want %d distinct", n, want)
+			}
+			n, err = d.WriteRows(ctx, &schema.Audit, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("same page again: %d new rows, want 0", n)
+			}
+			if c, _ := d.Count(ctx, "Audit_CL"); c != int64(want) {
+				t.Errorf("stored %d rows, want %d", c, want)
+			}
+
+			// Same records for another tenant are different rows; a partly new page counts only the new ones.
+			other := auditRows(t, "tenant-b")
+			mixed := append(append([]schema.Row{}, other[:3]...), rows[:5]...)
+			n, err = d.WriteRows(ctx, &schema.Audit, mixed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantNew := distinctKeys(&schema.Audit, other[:3]); n != wantNew {
+				t.Errorf("mixed page: %d new rows, want %d", n, wantNew)
+			}
+
+			keys, err := d.Keys(ctx, &schema.Audit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, k := range keys {
+				if seen[k] {
+					t.Errorf("key %s stored twice", k)
+				}
+				seen[k] = true
+			}
+			for _, r := range rows {
+				if !seen[RowKey(&schema.Audit, r)] {
+					t.Errorf("key %s missing", RowKey(&schema.Audit, r))
+				}
+			}
+		})
+	}
+}
+
+func TestWriteRowsFirstDuplicateWins(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies() {
+		t.Run(st.name, func(t *testing.T) {
+			d := openMem(t)
+			d.strategy = st.s
+			first := kitchenRow("t", "dup", t0)
+			second := kitchenRow("t", "dup", t0)
+			second[7] = "second"
+			n, err := d.WriteRows(ctx, &kitchen, []schema.Row{first, second, kitchenRow("t", "other", t0)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 2 {
+				t.Errorf("%d new rows, want 2", n)
+			}
+			res, err := d.Query(ctx, `SELECT note FROM "Kitchen_CL" WHERE id = 'dup'`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rows) != 1 || res.Rows[0][0] != "note dup" {
+				t.Errorf("stored %v, want the first row's note", res.Rows)
+			}
+		})
+	}
+}
+
+func TestWriteRowsAtomic(t *testing.T) {
+	ctx := context.Background()
+	bad := map[string]func(r schema.Row) schema.Row{
+		"too few values":      func(r schema.Row) schema.Row { return r[:len(r)-1] },
+		"too many values":     func(r schema.Row) schema.Row { return append(r, "x") },
+		"null key":            func(r schema.Row) schema.Row { r[2] = nil; return r },
+		"string in datetime":  func(r schema.Row) schema.Row { r[3] = "2026-01-01"; return r },
+		"string in real":      func(r schema.Row) schema.Row { r[4] = "1.5"; return r },
+		"int in bool":         func(r schema.Row) schema.Row { r[5] = 1; return r },
+		"invalid json":        func(r schema.Row) schema.Row { r[6] = json.RawMessage(`{"a":`); return r },
+		"number in string":    func(r schema.Row) schema.Row { r[7] = 42; return r },
+		"invalid utf-8":       func(r schema.Row) schema.Row { r[7] = "bad \xff utf-8"; return r },
+		"invalid utf-8 json":  func(r schema.Row) schema.Row { r[6] = json.RawMessage("\"\xff\""); return r },
+		"unmarshalable value": func(r schema.Row) schema.Row { r[6] = func() {}; return r },
+	}
+	for _, st := range strategies() {
+		t.Run(st.name, func(t *testing.T) {
+			d := openMem(t)
+			d.strategy = st.s
+			for name, mutate := range bad {
+				t.Run(name, func(t *testing.T) {
+					// Each case writes under its own tenant so the cases share one store.
+					batch := []schema.Row{kitchenRow(name, "a", t0), kitchenRow(name, "b", t0), mutate(kitchenRow(name, "c", t0)), kitchenRow(name, "d", t0)}
+					n, err := d.WriteRows(ctx, &kitchen, batch)
+					if err == nil {
+						t.Fatal("bad batch accepted")
+					}
+					if n != 0 {
+						t.Errorf("bad batch reported %d new rows", n)
+					}
+					if !strings.Contains(err.Error(), "row 2") {
+						t.Errorf("error %q does not name the bad row", err)
+					}
+					res, err := d.Query(ctx, `SELECT count(*) FROM "Kitchen_CL" WHERE tenant = ?`, name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c := res.Rows[0][0]; c != int64(0) {
+						t.Errorf("bad batch left %v rows", c)
+					}
+					// The store stays usable.
+					if n, err := d.WriteRows(ctx, &kitchen, batch[:2]); err != nil || n != 2 {
+						t.Errorf("good batch after a bad one: n=%d err=%v", n, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestWriteRowsAtomicOnDatabaseError(t *testing.T) {
+	ctx := context.Background()
+	// The stored table carries a CHECK constraint the Go definition knows nothing about, so the last row of the
+	// batch passes every Go check and is refused by DuckDB after the rows before it were handed over.
+	for _, st := range strategies() {
+		t.Run(st.name, func(t *testing.T) {
+			d, err := Open(ctx, "", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			d.strategy = st.s
+			if _, err := d.DB().ExecContext(ctx, fmt.Sprintf(`CREATE TABLE "Kitchen_CL" (%s, PRIMARY KEY (tenant, id), CHECK (note <> 'boom'))`,
+				columnDefs(&kitchen, true))); err != nil {
+				t.Fatal(err)
+			}
+			batch := make([]schema.Row, 0, 3000)
+			for i := range 3000 {
+				batch = append(batch, kitchenRow("t", fmt.Sprint(i), t0))
+			}
+			batch[2999][7] = "boom"
+			if _, err := d.WriteRows(ctx, &kitchen, batch); err == nil {
+				t.Fatal("batch violating the table's constraint accepted")
+			}
+			if c, _ := d.Count(ctx, "Kitchen_CL"); c != 0 {
+				t.Errorf("failed batch left %d rows", c)
+			}
+			if n, err := d.WriteRows(ctx, &kitchen, batch[:10]); err != nil || n != 10 {
+				t.Errorf("good batch after a refused one: n=%d err=%v", n, err)
+			}
+		})
+	}
+}
+
+func TestWriteRowsRoundTripTypes(t *testing.T) {
+	ctx := context.Background()
+	for _, st := range strategies() {
+		t.Run(st.name, func(t *testing.T) {
+			d := openMem(t)
+			d.strategy = st.s
+			loc := time.FixedZone("BST", 3600)
+			in := schema.Row{"t", t0, "x", time.Date(2026, 3, 1, 13, 30, 0, 123456000, loc), 2, false, map[string]any{"a": []int{1, 2}}, nil}
+			if _, err := d.WriteRows(ctx, &kitchen, []schema.Row{in}); err != nil {
+				t.Fatal(err)
+			}
+			var got []schema.Row
+			if err := d.ScanRows(ctx, &kitchen, time.Time{}, time.Time{}, func(r schema.Row) error { got = append(got, r); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			want := schema.Row{"t", t0, "x", time.Date(2026, 3, 1, 12, 30, 0, 123456000, time.UTC), 2.0, false, json.RawMessage(`{"a":[1,2]}`), nil}
+			if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
+				t.Errorf("round trip:\n got %#v\nwant %#v", got, want)
+			}
+		})
+	}
+}
+
+func TestWriteRowsConcurrent(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, tempPath(t), Options{Tables: testTables()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	const writers, perWriter = 8, 300
+	// Every writer writes overlapping pages: rows 0..perWriter-1 shared by all, plus its own rows.
+	shared := synthRows("t", perWriter, t0)
+	var wg sync.WaitGroup
+	totals := make([]int, writers)
+	errs := make([]error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			own := synthRows(fmt.Sprintf("own-%d", w), perWriter, t0)
+			for i := 0; i < perWriter; i += 100 {
+				page := append(append([]schema.Row{}, shared[i:i+100]...), own[i:i+100]...)
+				n, err := d.WriteRows(ctx, &schema.Audit, page)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				totals[w] += n
+			}
+		})
+	}
+	wg.Wait()
+	sum := 0
+	for w := range writers {
+		if errs[w] != nil {
+			t.Fatalf("writer %d: %v", w, errs[w])
+		}
+		sum += totals[w]
+	}
+	want := perWriter * (writers + 1)
+	if sum != want {
+		t.Errorf("writers reported %d new rows in total, want %d", sum, want)
+	}
+	if c, _ := d.Count(ctx, "Audit_CL"); c != int64(want) {
+		t.Errorf("stored %d rows, want %d", c, want)
+	}
+}
+
+func TestWriteRowsEmptyAndCancelled(t *testing.T) {
+	d := openMem(t)
+	if n, err := d.WriteRows(context.Background(), &kitchen, nil); err != nil || n != 0 {
+		t.Errorf("empty batch: n=%d err=%v", n, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := d.WriteRows(ctx, &kitchen, []schema.Row{kitchenRow("t", "a", t0)}); err == nil {
+		t.Error("write with a cancelled context succeeded")
+	}
+	if c, _ := d.Count(context.Background(), "Kitchen_CL"); c != 0 {
+		t.Errorf("cancelled write left %d rows", c)
+	}
+}
+
+func TestWriteAfterClose(t *testing.T) {
+	d, err := Open(context.Background(), "", Options{Tables: testTables()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.WriteRows(context.Background(), &kitchen, []schema.Row{kitchenRow("t", "a", t0)}); err == nil {
+		t.Error("write after close succeeded")
+	}
+}
+
+func TestQuarantine(t *testing.T) {
+	ctx := context.Background()
+	d := openMem(t)
+	at := time.Date(2026, 2, 1, 8, 0, 0, 0, time.FixedZone("X", -5*3600))
+	items := []store.Quarantined{
+		{Tenant: "t1", Source: "audit", Position: "token-1#3", Reason: "missing id", Raw: `{"x":1}`, Time: at},
+		{Tenant: "t2", Source: "/data/raw.log", Position: "line 7", Reason: "invalid JSON", Raw: `{`},
+	}
+	if err := d.Quarantine(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Quarantine(ctx, nil); err != nil {
+		t.Errorf("empty quarantine: %v", err)
+	}
+	for tenant, want := range map[string]int64{"": 2, "t1": 1, "t2": 1, "t3": 0} {
+		if n, err := d.QuarantineCount(ctx, tenant); err != nil || n != want {
+			t.Errorf("QuarantineCount(%q) = %d, %v; want %d", tenant, n, err, want)
+		}
+	}
+	res, err := d.Query(ctx, `SELECT tenant, source, position, reason, raw, time FROM quarantine ORDER BY tenant`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]any{
+		{"t1", "audit", "token-1#3", "missing id", `{"x":1}`, at.UTC()},
+		{"t2", "/data/raw.log", "line 7", "invalid JSON", `{`, t0},
+	}
+	if !reflect.DeepEqual(res.Rows, want) {
+		t.Errorf("quarantine rows:\n got %v\nwant %v", res.Rows, want)
+	}
+}
+
+func TestRowKey(t *testing.T) {
+	tests := []struct {
+		name string
+		t    *schema.Table
+		row  schema.Row
+		want string
+	}{
+		{"audit", &schema.Audit, schema.Row{"ten", t0, "abc", "", "", t0, "", ""}, "ten|abc"},
+		{"time key", &schema.Table{Name: "x", Columns: []schema.Column{{Name: "a", Type: schema.DateTime}}, Key: []string{"a"}},
+			schema.Row{time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("Y", 3600))}, "2026-01-02T02:04:05.000000006Z"},
+		{"short row", &schema.Audit, schema.Row{"ten"}, "ten|"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RowKey(tc.t, tc.row); got != tc.want {
+				t.Errorf("RowKey = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestKeysMatchRowKey(t *testing.T) {
+	ctx := context.Background()
+	d := openMem(t)
+	rows := auditRows(t, "tn")
+	if _, err := d.WriteRows(ctx, &schema.Audit, rows); err != nil {
+		t.Fatal(err)
+	}
+	got, err := d.Keys(ctx, &schema.Audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSet := map[string]bool{}
+	for _, r := range rows {
+		wantSet[RowKey(&schema.Audit, r)] = true
+	}
+	var want []string
+	for k := range wantSet {
+		want = append(want, k)
+	}
+	sort.Strings(want)
+	sort.Strings(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Keys = %v\nwant %v", got, want)
+	}
+}
