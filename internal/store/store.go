@@ -47,6 +47,9 @@ type Store interface {
 	// UpsertAlerts stores alerts by id; an alert already stored keeps its status and gains any new event ids.
 	// It returns how many alerts were new.
 	UpsertAlerts(ctx context.Context, alerts []schema.Alert) (inserted int, err error)
+	// SetAlertStatus sets the status of the alerts with the given ids (unknown ids are ignored) and returns how many
+	// alerts it changed.
+	SetAlertStatus(ctx context.Context, ids []string, status string) (int, error)
 	// Alerts lists alerts, newest first.
 	Alerts(ctx context.Context, f AlertFilter) ([]schema.Alert, error)
 	// Query runs one read-only SQL statement.

@@ -78,6 +78,31 @@ func (d *DB) UpsertAlerts(ctx context.Context, alerts []schema.Alert) (inserted 
 	return inserted, nil
 }
 
+// SetAlertStatus sets the status of the alerts with the given ids and returns how many it changed.
+func (d *DB) SetAlertStatus(ctx context.Context, ids []string, status string) (int, error) {
+	if status == "" {
+		return 0, errors.New("duckdb: set alert status: empty status")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.ExecContext(ctx, `UPDATE alerts SET status = ? WHERE list_contains(?, id) AND status <> ?`, status, ids, status)
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: set alert status: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: set alert status: %w", err)
+	}
+	return int(n), nil
+}
+
 // widen returns the stored time, or t if t is set and better (per better) or nothing is stored.
 func widen(stored sql.NullTime, t time.Time, better func(x, y time.Time) bool) any {
 	switch {

@@ -172,3 +172,36 @@ func TestAlertsFilterAndOrder(t *testing.T) {
 		t.Errorf("minimal alert read back as %+v", m)
 	}
 }
+
+func TestSetAlertStatus(t *testing.T) {
+	ctx := context.Background()
+	db := openMem(t)
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	if _, err := db.UpsertAlerts(ctx, []schema.Alert{
+		{ID: "a1", Tenant: "t", RuleID: "r", FirstEvent: at, LastEvent: at},
+		{ID: "a2", Tenant: "t", RuleID: "r", FirstEvent: at, LastEvent: at},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.SetAlertStatus(ctx, []string{"a1", "missing"}, "superseded")
+	if err != nil || n != 1 {
+		t.Fatalf("SetAlertStatus = %d, %v; want 1 changed", n, err)
+	}
+	if n, _ := db.SetAlertStatus(ctx, []string{"a1"}, "superseded"); n != 0 {
+		t.Fatalf("setting the same status again changed %d alerts", n)
+	}
+	got, err := db.Alerts(ctx, store.AlertFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]string{}
+	for _, a := range got {
+		status[a.ID] = a.Status
+	}
+	if status["a1"] != "superseded" || status["a2"] != StatusNew {
+		t.Fatalf("statuses = %v", status)
+	}
+	if _, err := db.SetAlertStatus(ctx, []string{"a2"}, ""); err == nil {
+		t.Fatal("an empty status must be refused")
+	}
+}
