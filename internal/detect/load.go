@@ -36,6 +36,7 @@ var knownEventTypes = []string{
 	schema.EventAppLogin, schema.EventFailedAppLogin, schema.EventAppActivity,
 	schema.EventDLPEmailAlertIn, schema.EventDLPEmailAlertInFail, schema.EventDLPEmailAlertOut,
 	schema.EventDLPEmailAlertOutFail, schema.EventDLPAlert, schema.EventSecurityAlert, schema.EventWebActivity,
+	schema.EventEmailActivity,
 }
 
 // LoadBuiltin loads the rules embedded in the binary (internal/detect/rules/*.yaml).

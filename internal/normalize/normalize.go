@@ -24,6 +24,19 @@ type Mapping struct {
 func Mappings() []Mapping {
 	return []Mapping{
 		{Table: schema.Audit.Name, Map: auditRows},
+		{Table: schema.SegCg.Name, Map: segCgRows},
+		{Table: schema.SegDlp.Name, Map: segDlpRows},
+		{Table: schema.CloudIntegrated.Name, Map: cloudIntegratedRows},
+		{Table: schema.TtpURL.Name, Map: ttpURLRows},
+		{Table: schema.TtpAttachment.Name, Map: ttpAttachmentRows},
+		{Table: schema.TtpImpersonation.Name, Map: ttpImpersonationRows},
+		{Table: schema.AwarenessPerformance.Name, Map: noEvents(&schema.AwarenessPerformance)},
+		{Table: schema.AwarenessSafeScore.Name, Map: noEvents(&schema.AwarenessSafeScore)},
+		{Table: schema.AwarenessWatchlist.Name, Map: noEvents(&schema.AwarenessWatchlist)},
+		{Table: schema.AwarenessUserData.Name, Map: noEvents(&schema.AwarenessUserData)},
+		{Table: schema.MessageRelease.Name, Map: messageReleaseRows},
+		{Table: schema.ArchiveSearch.Name, Map: archiveSearchRows},
+		{Table: schema.ThreatIntel.Name, Map: noEvents(&schema.ThreatIntel)},
 	}
 }
 

@@ -14,6 +14,9 @@ const (
 	EventDLPAlert             = "dlp-alert"
 	EventSecurityAlert        = "security-alert"
 	EventWebActivity          = "web-activity"
+	// EventEmailActivity is mail handling that is neither a directed receipt or delivery nor a detection:
+	// journal and process records, external-direction hops, TTP entry scans, safe attachment scans.
+	EventEmailActivity = "email-activity"
 )
 
 // Outcome values of Event.Outcome.
