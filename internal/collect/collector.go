@@ -40,6 +40,11 @@ type Checkpoint struct {
 	Open bool `json:"open"`
 	// NextToken is the page token of the next page of the open window; empty for its first page.
 	NextToken string `json:"next_token,omitempty"`
+	// AfterEmpty is true when NextToken came with an empty page: if the API then refuses that token, it was the
+	// documented dummy end-of-data marker, and the window is complete.
+	AfterEmpty bool `json:"after_empty,omitempty"`
+	// EmptyRun counts consecutive empty pages followed in the open window.
+	EmptyRun int `json:"empty_run,omitempty"`
 	// Pages and Rows count what the window has yielded so far.
 	Pages int `json:"pages"`
 	Rows  int `json:"rows"`
@@ -279,13 +284,19 @@ func (c *Collector) runWindow(ctx context.Context, cp Checkpoint, st *Stats) err
 		page, err := c.cfg.Fetcher.FetchPage(ctx, mimecast.PageRequest{
 			Path: c.spec.Path, Filter: filter, PageSize: c.spec.PageSize, PageToken: token,
 		})
+		if err != nil && token != "" && cp.AfterEmpty && mimecast.IsPermanent(err) {
+			// The token came with an empty page and the API refuses it: it was the documented dummy "next" of the
+			// last page (spec §3.3), not a real continuation. The window is complete.
+			c.log.Info("the token that came with an empty page was refused: end of the window", "page", pageNo, "err", err)
+			return c.closeWindow(ctx, cp, pageNo, runErr)
+		}
 		if err != nil && token != "" && !restarted && mimecast.IsPermanent(err) {
 			// A page token can expire (the API keeps them for a limited time) or be refused after an upgrade.
 			// Page the same window again from its first page, once: pages already published come back with the
 			// same ids or are ignored by the store's natural key, so nothing is doubled and nothing skipped.
 			restarted = true
 			c.log.Warn("page token refused; paging the window again from its first page", "page", pageNo, "err", err)
-			cp.NextToken, cp.Pages, cp.Rows = "", 0, 0
+			cp.NextToken, cp.Pages, cp.Rows, cp.AfterEmpty, cp.EmptyRun = "", 0, 0, false, 0
 			if err := c.save(ctx, &cp); err != nil {
 				return runErr("checkpoint", pageNo, err)
 			}
@@ -325,36 +336,55 @@ func (c *Collector) runWindow(ctx context.Context, cp Checkpoint, st *Stats) err
 				}
 			}
 		}
-		// End of the window. The API marks the last page by leaving out meta.pagination.next, but it is also
-		// documented to end with an empty data[] carrying a dummy next ("String"). Empty data therefore ends the
-		// window whatever next says: following a dummy token would fail or loop, and a page with no records has
-		// nothing after it worth asking for in a newest-first listing.
-		last := len(records) == 0 || page.Next == ""
+		// End of the window: the API leaves out meta.pagination.next on the last page. An empty page that still
+		// carries a next token is followed: the API can answer an empty page in the middle of a result set, and
+		// stopping there would lose every record after it. Its documented end-of-data quirk, an empty last page
+		// with a dummy next ("String"), ends the window when that token is refused (above) or when empty pages
+		// keep coming (maxEmptyRun), so a dummy token can neither fail the run nor loop it.
+		last := page.Next == ""
+		if len(records) == 0 {
+			cp.EmptyRun++
+			if !last && cp.EmptyRun > maxEmptyRun {
+				c.log.Warn("several empty pages in a row still carry a next token; ending the window", "empty_pages", cp.EmptyRun)
+				last = true
+			}
+		} else {
+			cp.EmptyRun = 0
+		}
 		if !last && page.Next == token {
 			return runErr("fetch", pageNo, fmt.Errorf("pagination did not advance: next token equals the current one"))
 		}
 		cp.Pages++
 		cp.Rows += len(records)
-		if last {
-			cp.Open, cp.NextToken = false, ""
-		} else {
-			cp.NextToken = page.Next
-		}
-		if err := c.save(ctx, &cp); err != nil {
-			return runErr("checkpoint", pageNo, err)
-		}
-		c.log.Debug("page collected", "page", pageNo, "rows", len(records), "window_end", cp.WindowEnd)
 		if c.cfg.Progress != nil {
 			c.cfg.Progress(Progress{Tenant: c.cfg.Tenant, Stream: c.spec.Name, WindowStart: cp.WindowStart,
 				WindowEnd: cp.WindowEnd, Pages: st.Pages, Rows: st.Rows})
 		}
 		if last {
-			c.cfg.Metrics.Lag.WithLabelValues(labels...).Set(c.now().Sub(cp.WindowEnd).Seconds())
-			c.log.Info("window collected", "window_start", cp.WindowStart, "window_end", cp.WindowEnd,
-				"pages", cp.Pages, "rows", cp.Rows)
-			return nil
+			return c.closeWindow(ctx, cp, pageNo, runErr)
 		}
+		cp.NextToken, cp.AfterEmpty = page.Next, len(records) == 0
+		if err := c.save(ctx, &cp); err != nil {
+			return runErr("checkpoint", pageNo, err)
+		}
+		c.log.Debug("page collected", "page", pageNo, "rows", len(records), "window_end", cp.WindowEnd)
 	}
+}
+
+// maxEmptyRun is how many empty pages in a row carrying a next token are followed before the window is taken
+// as complete.
+const maxEmptyRun = 5
+
+// closeWindow records that the open window cp has been paged to its end.
+func (c *Collector) closeWindow(ctx context.Context, cp Checkpoint, pageNo int, runErr func(string, int, error) error) error {
+	cp.Open, cp.NextToken, cp.AfterEmpty, cp.EmptyRun = false, "", false, 0
+	if err := c.save(ctx, &cp); err != nil {
+		return runErr("checkpoint", pageNo, err)
+	}
+	c.cfg.Metrics.Lag.WithLabelValues(c.cfg.Tenant, c.spec.Name).Set(c.now().Sub(cp.WindowEnd).Seconds())
+	c.log.Info("window collected", "window_start", cp.WindowStart, "window_end", cp.WindowEnd,
+		"pages", cp.Pages, "rows", cp.Rows)
+	return nil
 }
 
 func (c *Collector) save(ctx context.Context, cp *Checkpoint) error {

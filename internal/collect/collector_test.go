@@ -409,10 +409,10 @@ func TestEndOfData(t *testing.T) {
 		wantBatch int
 	}{
 		{"no data in the window", 0, false, 1, 0},
-		{"no data, dummy next", 0, true, 1, 0},
+		{"no data, dummy next", 0, true, 2, 0},
 		{"last page without next", 8, false, 2, 2},
-		{"empty last page with dummy next", 8, true, 3, 2},
-		{"short last page with dummy next", 6, true, 3, 2},
+		{"empty last page with dummy next", 8, true, 4, 2},
+		{"short last page with dummy next", 6, true, 4, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -434,9 +434,13 @@ func TestEndOfData(t *testing.T) {
 			if st.Batches != tc.wantBatch || st.Windows != 1 {
 				t.Errorf("stats %+v, want %d batches in 1 window", st, tc.wantBatch)
 			}
+			// The dummy token is followed once, refused, and ends the window without failing the run.
+			if wantDummy := map[bool]int{true: 1, false: 0}[tc.dummyNext]; e.fetch.DummyUsed() != wantDummy {
+				t.Errorf("the dummy next token was sent %d times, want %d", e.fetch.DummyUsed(), wantDummy)
+			}
 			for _, c := range e.fetch.Calls() {
-				if c.PageToken == collecttest.DummyNext {
-					t.Error("the dummy next token was followed")
+				if c.PageToken == collecttest.DummyNext && !tc.dummyNext {
+					t.Error("a dummy next token was sent that the API never gave")
 				}
 			}
 			if cp := e.checkpoint(); cp.Open || cp.NextToken != "" {
@@ -661,4 +665,27 @@ func TestRefusedTokenRestartsTheWindowOnce(t *testing.T) {
 			t.Errorf("%d requests, want 1", n)
 		}
 	})
+}
+
+// TestEmptyPageInTheMiddleIsFollowed: an empty page that still carries a real next token does not end the window;
+// stopping there would lose every record after it.
+func TestEmptyPageInTheMiddleIsFollowed(t *testing.T) {
+	for _, dummy := range []bool{false, true} {
+		t.Run(fmt.Sprintf("dummy_next=%v", dummy), func(t *testing.T) {
+			records := collecttest.AuditRecords("a", 23, t0.Add(-50*time.Minute), t0.Add(-10*time.Minute))
+			e := newEnv(t, records...)
+			e.spec.Lookback, e.spec.MaxWindow, e.spec.PageSize = time.Hour, -1, 5
+			e.fetch.EmptyMid = true
+			e.fetch.EndWithDummyNext = dummy
+			st, err := e.collector(nil).Run(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.noViolations()
+			wantAllOnce(t, e.rec.ids(t), records)
+			if st.Rows != len(records) {
+				t.Errorf("fetched %d records, want %d", st.Rows, len(records))
+			}
+		})
+	}
 }

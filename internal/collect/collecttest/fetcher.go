@@ -57,6 +57,9 @@ type Fetcher struct {
 	// EndWithDummyNext makes the last page of records carry a next token that leads to an empty page whose
 	// next is DummyNext, as the API is documented to do.
 	EndWithDummyNext bool
+	// EmptyMid answers the first request for each follow-up page with an empty data array that carries a real
+	// next token leading to that same page, as the API can do in the middle of a result set.
+	EmptyMid bool
 	// Fail, when set, is called before every request (call counts from 1); a non-nil error is returned as the
 	// fetch result.
 	Fail func(call int, req mimecast.PageRequest) error
@@ -66,6 +69,8 @@ type Fetcher struct {
 	calls      []mimecast.PageRequest
 	tokens     map[string]tokenState
 	violations []string
+	emptied    map[string]bool
+	dummyUsed  int
 }
 
 // NewFetcher returns a fetcher serving records.
@@ -128,6 +133,12 @@ func (f *Fetcher) FetchPage(ctx context.Context, req mimecast.PageRequest) (mime
 	}
 	key := string(raw)
 	offset := 0
+	if req.PageToken == DummyNext && f.EndWithDummyNext {
+		// The documented dummy token is no real continuation; the API refuses it as it refuses any bad token.
+		f.dummyUsed++
+		return mimecast.Page{}, &mimecast.APIError{Path: "fake", Status: 200, Code: "err_validation_invalid_page_token",
+			Message: "invalid page token"}
+	}
 	if req.PageToken != "" {
 		st, ok := f.tokens[req.PageToken]
 		switch {
@@ -138,6 +149,15 @@ func (f *Fetcher) FetchPage(ctx context.Context, req mimecast.PageRequest) (mime
 				req.PageToken, st.window, key)
 		}
 		offset = st.offset
+	}
+	if f.EmptyMid && req.PageToken != "" && !f.emptied[req.PageToken] {
+		if f.emptied == nil {
+			f.emptied = map[string]bool{}
+		}
+		next := f.issue(key+"|after-empty", offset)
+		f.tokens[next] = tokenState{window: key, offset: offset}
+		f.emptied[next] = true
+		return mimecast.Page{Next: next}, nil
 	}
 	var sel []Record
 	for _, r := range f.records {
@@ -172,6 +192,13 @@ func (f *Fetcher) FetchPage(ctx context.Context, req mimecast.PageRequest) (mime
 		page.Next = DummyNext
 	}
 	return page, nil
+}
+
+// DummyUsed is how many requests sent the dummy next token.
+func (f *Fetcher) DummyUsed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.dummyUsed
 }
 
 func (f *Fetcher) issue(window string, offset int) string {
