@@ -1,0 +1,306 @@
+// Package app wires castwatch's components together and runs them: one sync pass for the CLI, or the long-running
+// server with its scheduler, store consumer and web UI.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/castwatch/castwatch/internal/bus"
+	"github.com/castwatch/castwatch/internal/collect"
+	"github.com/castwatch/castwatch/internal/config"
+	"github.com/castwatch/castwatch/internal/detect"
+	"github.com/castwatch/castwatch/internal/ingest"
+	"github.com/castwatch/castwatch/internal/mimecast"
+	"github.com/castwatch/castwatch/internal/normalize"
+	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/store/duckdb"
+)
+
+// Options are the process-level dependencies of an App. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// HTTPClient is used for Mimecast API calls; default a client with the API timeouts.
+	HTTPClient *http.Client
+	// Sleep replaces the client's back-off sleep (tests).
+	Sleep mimecast.SleepFunc
+}
+
+// App is a running castwatch: store, bus, detection engine and one collector per tenant and stream.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	now      func() time.Time
+	registry *prometheus.Registry
+
+	store    *duckdb.DB
+	bus      *bus.Bus
+	engine   *detect.Engine
+	consumer *ingest.Consumer
+
+	collectors []*collect.Collector
+
+	syncMu   sync.Mutex
+	progress atomic.Pointer[func(collect.Progress)]
+}
+
+// Open starts the components for cfg: it opens the store and the bus, loads the rules, rebuilds the detection
+// state from recent stored events, and prepares a collector for every enabled stream of every tenant.
+func Open(ctx context.Context, cfg config.Config, opts Options) (a *App, err error) {
+	a = &App{cfg: cfg, log: opts.Logger, now: opts.Now, registry: prometheus.NewRegistry()}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if a.store, err = openStore(ctx, cfg, a.log, a.now); err != nil {
+		return nil, err
+	}
+	if a.bus, err = openBus(ctx, cfg, a.log); err != nil {
+		return nil, fmt.Errorf("bus: %w", err)
+	}
+	rules, err := loadRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.engine = detect.New(rules, detect.Options{Clock: a.now, Logger: a.log, Lateness: time.Duration(cfg.Detect.Lateness)})
+	if err := a.rebuildDetection(ctx); err != nil {
+		return nil, err
+	}
+
+	ingestMetrics, err := ingest.NewMetrics(a.registry)
+	if err != nil {
+		return nil, err
+	}
+	a.consumer, err = ingest.NewConsumer(ingest.Config{
+		Store: a.store, AfterWrite: a.detectRows, Logger: a.log, Metrics: ingestMetrics, Now: a.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := a.buildCollectors(cfg, opts); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) buildCollectors(cfg config.Config, opts Options) error {
+	clientMetrics, err := mimecast.NewMetrics(a.registry)
+	if err != nil {
+		return err
+	}
+	collectMetrics, err := collect.NewMetrics(a.registry)
+	if err != nil {
+		return err
+	}
+	for _, t := range cfg.Tenants {
+		copts := []mimecast.Option{mimecast.WithLogger(a.log.With("tenant", t.Name)), mimecast.WithMetrics(clientMetrics),
+			mimecast.WithClock(a.now)}
+		if opts.HTTPClient != nil {
+			copts = append(copts, mimecast.WithHTTPClient(opts.HTTPClient))
+		}
+		if opts.Sleep != nil {
+			copts = append(copts, mimecast.WithSleep(opts.Sleep))
+		}
+		client, err := mimecast.New(mimecast.Config{
+			BaseURL: t.BaseURL, ClientID: t.ClientID, ClientSecret: t.ClientSecret.Reveal(),
+		}, copts...)
+		if err != nil {
+			return fmt.Errorf("tenant %s: %w", t.Name, err)
+		}
+		for _, stream := range t.Streams {
+			spec, err := specFor(cfg, stream)
+			if err != nil {
+				return fmt.Errorf("tenant %s: %w", t.Name, err)
+			}
+			c, err := collect.New(collect.Config{
+				Tenant: t.Name, Spec: spec, Fetcher: client, Publisher: a.bus, Checkpoints: a.bus.Checkpoints(),
+				Now: a.now, Logger: a.log.With("tenant", t.Name, "stream", stream), Metrics: collectMetrics,
+				Progress: a.reportProgress,
+			})
+			if err != nil {
+				return fmt.Errorf("tenant %s stream %s: %w", t.Name, stream, err)
+			}
+			a.collectors = append(a.collectors, c)
+		}
+	}
+	return nil
+}
+
+// Registry is the Prometheus registry every component reports to.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
+
+// Store is the app's store.
+func (a *App) Store() *duckdb.DB { return a.store }
+
+// Close stops the bus and closes the store.
+func (a *App) Close() error {
+	var errs []error
+	if a.bus != nil {
+		a.bus.Close()
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// SyncRequest selects what one sync pass collects. Empty lists mean everything configured.
+type SyncRequest struct {
+	Tenants []string
+	Streams []string
+	// Progress, when set, is called after every page.
+	Progress func(collect.Progress)
+}
+
+// Sync runs one collection pass end to end: every selected collector until caught up, then waits until the store
+// holds everything published. Only one pass runs at a time.
+func (a *App) Sync(ctx context.Context, req SyncRequest) (ingest.PipelineStats, error) {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	runners, err := a.selectCollectors(req)
+	if err != nil {
+		return ingest.PipelineStats{}, err
+	}
+	if req.Progress != nil {
+		a.progress.Store(&req.Progress)
+		defer a.progress.Store(nil)
+	}
+	p := &ingest.Pipeline{Source: a.bus, Consumer: a.consumer, Collectors: runners, Logger: a.log}
+	return p.Run(ctx)
+}
+
+func (a *App) selectCollectors(req SyncRequest) ([]ingest.Runner, error) {
+	for _, t := range req.Tenants {
+		if _, ok := a.cfg.TenantByName(t); !ok {
+			return nil, fmt.Errorf("unknown tenant %q", t)
+		}
+	}
+	for _, s := range req.Streams {
+		if _, ok := streamSpecs()[s]; !ok {
+			return nil, fmt.Errorf("unknown stream %q", s)
+		}
+	}
+	var out []ingest.Runner
+	for _, c := range a.collectors {
+		if len(req.Tenants) > 0 && !slices.Contains(req.Tenants, c.Tenant()) {
+			continue
+		}
+		if len(req.Streams) > 0 && !slices.Contains(req.Streams, c.Stream()) {
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("nothing to collect: no configured tenant enables the selected streams (set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET or add tenants to the config file)")
+	}
+	return out, nil
+}
+
+// reportProgress forwards a collector's progress to the running sync pass's callback, if it has one.
+func (a *App) reportProgress(p collect.Progress) {
+	if f := a.progress.Load(); f != nil {
+		(*f)(p)
+	}
+}
+
+// detectRows is the store consumer's hook: it normalizes a stored batch and evaluates it. Alerts have
+// deterministic ids, so a redelivered batch updates the same alerts instead of adding new ones.
+func (a *App) detectRows(ctx context.Context, t *schema.Table, rows []schema.Row) error {
+	norm, ok := normalize.For(t.Name)
+	if !ok {
+		return nil
+	}
+	events := make([]schema.Event, 0, len(rows))
+	for _, r := range rows {
+		evs, err := norm(r)
+		if err != nil {
+			a.log.Warn("row not normalized", "table", t.Name, "err", err)
+			continue
+		}
+		events = append(events, evs...)
+	}
+	return a.evaluate(ctx, events)
+}
+
+func (a *App) evaluate(ctx context.Context, events []schema.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	res, err := a.engine.Evaluate(ctx, events)
+	if err != nil {
+		return fmt.Errorf("detect: %w", err)
+	}
+	if len(res.Late) > 0 {
+		a.log.Warn("events arrived later than the allowed lateness; stored but not evaluated", "count", len(res.Late))
+	}
+	if len(res.Alerts) > 0 {
+		n, err := a.store.UpsertAlerts(ctx, res.Alerts)
+		if err != nil {
+			return fmt.Errorf("store alerts: %w", err)
+		}
+		if n > 0 {
+			a.log.Info("new alerts", "count", n)
+		}
+	}
+	if len(res.Superseded) > 0 {
+		// A late event moved an alert's start earlier; the alert that replaces it is stored above.
+		if _, err := a.store.SetAlertStatus(ctx, res.Superseded, "superseded"); err != nil {
+			return fmt.Errorf("mark superseded alerts: %w", err)
+		}
+	}
+	return nil
+}
+
+// rebuildDetection replays the stored events the engine's windows and lateness still need, in event-time order,
+// so that a restarted process evaluates new events exactly as the one before it would have.
+func (a *App) rebuildDetection(ctx context.Context) error {
+	now := a.now()
+	from := a.engine.ReplayFrom(now)
+	to := now.Add(24 * time.Hour) // events stamped slightly in the future still count
+	for _, m := range normalize.Mappings() {
+		t := schema.TableByName(m.Table)
+		if t == nil {
+			continue
+		}
+		var events []schema.Event
+		err := a.store.ScanRows(ctx, t, from, to, func(r schema.Row) error {
+			evs, err := m.Map(r)
+			if err == nil {
+				events = append(events, evs...)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rebuild detection state from %s: %w", t.Name, err)
+		}
+		if err := a.evaluate(ctx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
