@@ -94,6 +94,8 @@ func (f *fakeStore) ScanRows(context.Context, *schema.Table, time.Time, time.Tim
 }
 
 func (f *fakeStore) UpsertAlerts(context.Context, []schema.Alert) (int, error) { return 0, errNotUsed }
-func (f *fakeStore) SetAlertStatus(context.Context, []string, string) (int, error) { return 0, errNotUsed }
+func (f *fakeStore) SetAlertStatus(context.Context, []string, string) (int, error) {
+	return 0, errNotUsed
+}
 
 func (f *fakeStore) Close() error { return nil }
