@@ -33,8 +33,20 @@ type Batch struct {
 	Page int `json:"page"`
 	// Records are the page's records as the API returned them.
 	Records []json.RawMessage `json:"records"`
+	// Malformed are inputs of the page that are not even a JSON record (a broken line of a SIEM file); the store
+	// consumer quarantines them with their reason and position.
+	Malformed []Malformed `json:"malformed,omitempty"`
 	// Fetched is when the page was fetched; the store uses it as the rows' TimeGenerated.
 	Fetched time.Time `json:"fetched"`
+}
+
+// Malformed is one input a collector could not turn into a record.
+type Malformed struct {
+	// Position locates it in its source, e.g. "file 2026-03-10T11:00 line 17".
+	Position string `json:"position"`
+	Reason   string `json:"reason"`
+	// Raw is the input, truncated by the collector if very long.
+	Raw string `json:"raw"`
 }
 
 // MsgID is the batch's deterministic bus message id: a hash of tenant, stream, window, page token and the
@@ -52,6 +64,9 @@ func (b Batch) MsgID() string {
 	for _, r := range b.Records {
 		fmt.Fprintf(rec, "%d:", len(r))
 		rec.Write(r)
+	}
+	for _, m := range b.Malformed {
+		fmt.Fprintf(rec, "!%d:%s%d:%s", len(m.Position), m.Position, len(m.Raw), m.Raw)
 	}
 	h.Write(rec.Sum(nil))
 	return hex.EncodeToString(h.Sum(nil))

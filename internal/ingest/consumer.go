@@ -177,6 +177,10 @@ func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
 		}
 		rows = append(rows, row)
 	}
+	for _, m := range b.Malformed {
+		bad = append(bad, store.Quarantined{Tenant: b.Tenant, Source: b.Stream, Position: m.Position,
+			Reason: m.Reason, Raw: m.Raw, Time: c.now().UTC()})
+	}
 	// Rows first, then quarantine: if quarantining fails the redelivery finds the rows already stored.
 	if len(rows) > 0 {
 		n, err := c.cfg.Store.WriteRows(ctx, t, rows)

@@ -242,3 +242,33 @@ func TestMetricsTwice(t *testing.T) {
 		t.Fatal("second NewMetrics did not share the registered collectors")
 	}
 }
+
+func TestHandleMalformedInputs(t *testing.T) {
+	st := newMemStore()
+	c, err := NewConsumer(Config{Store: st, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := auditBatch(corpusRecords(t)[0])
+	b.Malformed = []collect.Malformed{{Position: "file f1 line 3", Reason: "invalid JSON: unexpected end", Raw: `{"id":`}}
+	if err := c.Handle(context.Background(), batchMsg(t, b)); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.count("Audit_CL"); got != 1 {
+		t.Errorf("stored %d rows, want the one good record", got)
+	}
+	q := st.quarantined()
+	if len(q) != 1 || q[0].Position != "file f1 line 3" || q[0].Reason != "invalid JSON: unexpected end" ||
+		q[0].Raw != `{"id":` || q[0].Tenant != "acme" || q[0].Source != "audit" {
+		t.Fatalf("quarantined %+v, want the malformed line with its position and reason", q)
+	}
+	if got := c.Stats(); got.Quarantined != 1 || got.New != 1 {
+		t.Errorf("stats %+v", got)
+	}
+	// The malformed inputs are part of the message id: a batch that differs only in them is another batch.
+	other := b
+	other.Malformed = nil
+	if other.MsgID() == b.MsgID() {
+		t.Error("malformed inputs must change the message id")
+	}
+}

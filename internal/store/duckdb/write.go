@@ -371,7 +371,11 @@ func (d *DB) Quarantine(ctx context.Context, q []store.Quarantined) (err error) 
 			_ = tx.Rollback()
 		}
 	}()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (tenant, source, position, reason, raw, time) VALUES (?, ?, ?, ?, ?, ?)`)
+	// A redelivered batch quarantines the same items again: positions are deterministic, so an item already held
+	// (same tenant, source, position and reason) is not stored twice.
+	st, err := tx.PrepareContext(ctx, `INSERT INTO quarantine (tenant, source, position, reason, raw, time)
+		SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (
+			SELECT 1 FROM quarantine WHERE tenant = $1 AND source = $2 AND position = $3 AND reason = $4)`)
 	if err != nil {
 		return fmt.Errorf("duckdb: quarantine: %w", err)
 	}

@@ -370,3 +370,19 @@ func TestKeysMatchRowKey(t *testing.T) {
 		t.Errorf("Keys = %v\nwant %v", got, want)
 	}
 }
+
+func TestQuarantineIsIdempotentPerPosition(t *testing.T) {
+	ctx := context.Background()
+	db := openMem(t)
+	item := store.Quarantined{Tenant: "t", Source: "audit", Position: "page 2 record 7", Reason: "missing id", Raw: "{}"}
+	other := item
+	other.Position = "page 2 record 8"
+	for range 2 { // a redelivered batch quarantines the same items again
+		if err := db.Quarantine(ctx, []store.Quarantined{item, other}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.QuarantineCount(ctx, ""); err != nil || n != 2 {
+		t.Fatalf("QuarantineCount = %d, %v; want 2", n, err)
+	}
+}
