@@ -86,13 +86,17 @@ type DB struct {
 }
 
 // Open opens or creates the DuckDB file at path ("" opens a private in-memory database), creates every table
-// that is missing and applies pending migrations.
+// that is missing, applies pending migrations and (re)creates the Sentinel parser views (see SentinelViews).
 func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	d, err := open(ctx, path, false, opts)
 	if err != nil {
 		return nil, err
 	}
 	if err := d.migrate(ctx); err != nil {
+		_ = d.db.Close()
+		return nil, err
+	}
+	if err := d.createViews(ctx); err != nil {
 		_ = d.db.Close()
 		return nil, err
 	}
