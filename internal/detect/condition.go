@@ -53,6 +53,12 @@ type condParser struct {
 
 // compileCondition compiles a condition expression over the named selections.
 func compileCondition(src string, sels map[string]*selection) (condNode, error) {
+	n, _, err := compileConditionAnchor(src, sels)
+	return n, err
+}
+
+// compileConditionAnchor compiles a condition and derives its anchor (see anchor).
+func compileConditionAnchor(src string, sels map[string]*selection) (condNode, anchor, error) {
 	names := make([]string, 0, len(sels))
 	for n := range sels {
 		names = append(names, n)
@@ -60,17 +66,17 @@ func compileCondition(src string, sels map[string]*selection) (condNode, error) 
 	sort.Strings(names)
 	p := &condParser{toks: lexCondition(src), sels: sels, names: names, src: src}
 	if len(p.toks) == 0 {
-		return nil, fmt.Errorf("empty condition")
+		return nil, nil, fmt.Errorf("empty condition")
 	}
-	n, err := p.parseOr()
+	n, a, err := p.parseOr()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if p.i < len(p.toks) {
 		t := p.toks[p.i]
-		return nil, fmt.Errorf("unexpected %q at position %d", t.text, t.pos+1)
+		return nil, nil, fmt.Errorf("unexpected %q at position %d", t.text, t.pos+1)
 	}
-	return n, nil
+	return n, a, nil
 }
 
 func (p *condParser) peek() string {
@@ -80,76 +86,83 @@ func (p *condParser) peek() string {
 	return ""
 }
 
-func (p *condParser) parseOr() (condNode, error) {
-	left, err := p.parseAnd()
+func (p *condParser) parseOr() (condNode, anchor, error) {
+	left, la, err := p.parseAnd()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for p.peek() == "or" {
 		p.i++
-		right, err := p.parseAnd()
+		right, ra, err := p.parseAnd()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		l := left
 		left = func(e *schema.Event) bool { return l(e) || right(e) }
+		la = anchorOr(la, ra)
 	}
-	return left, nil
+	return left, la, nil
 }
 
-func (p *condParser) parseAnd() (condNode, error) {
-	left, err := p.parseNot()
+func (p *condParser) parseAnd() (condNode, anchor, error) {
+	left, la, err := p.parseNot()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for p.peek() == "and" {
 		p.i++
-		right, err := p.parseNot()
+		right, ra, err := p.parseNot()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		l := left
 		left = func(e *schema.Event) bool { return l(e) && right(e) }
+		switch {
+		case la == nil:
+			la = ra
+		case ra != nil:
+			la = anchorAnd(la, ra)
+		}
 	}
-	return left, nil
+	return left, la, nil
 }
 
-func (p *condParser) parseNot() (condNode, error) {
+func (p *condParser) parseNot() (condNode, anchor, error) {
 	if p.peek() == "not" {
 		p.i++
-		inner, err := p.parseNot()
+		inner, _, err := p.parseNot()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return func(e *schema.Event) bool { return !inner(e) }, nil
+		return func(e *schema.Event) bool { return !inner(e) }, nil, nil
 	}
 	return p.parsePrimary()
 }
 
-func (p *condParser) parsePrimary() (condNode, error) {
+func (p *condParser) parsePrimary() (condNode, anchor, error) {
 	if p.i >= len(p.toks) {
-		return nil, fmt.Errorf("unexpected end of condition")
+		return nil, nil, fmt.Errorf("unexpected end of condition")
 	}
 	t := p.toks[p.i]
 	low := strings.ToLower(t.text)
 	switch {
 	case low == "(":
 		p.i++
-		n, err := p.parseOr()
+		n, a, err := p.parseOr()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if p.peek() != ")" {
-			return nil, fmt.Errorf("missing \")\" for \"(\" at position %d", t.pos+1)
+			return nil, nil, fmt.Errorf("missing \")\" for \"(\" at position %d", t.pos+1)
 		}
 		p.i++
-		return n, nil
+		return n, a, nil
 	case low == ")" || low == "and" || low == "or" || low == "of" || low == "them":
-		return nil, fmt.Errorf("unexpected %q at position %d", t.text, t.pos+1)
+		return nil, nil, fmt.Errorf("unexpected %q at position %d", t.text, t.pos+1)
 	case (low == "1" || low == "any" || low == "all") && p.i+1 < len(p.toks) && strings.ToLower(p.toks[p.i+1].text) == "of":
 		p.i += 2
 		if p.i >= len(p.toks) {
-			return nil, fmt.Errorf("%q needs a selection pattern or \"them\"", t.text+" of")
+			return nil, nil, fmt.Errorf("%q needs a selection pattern or \"them\"", t.text+" of")
 		}
 		target := p.toks[p.i]
 		p.i++
@@ -168,7 +181,21 @@ func (p *condParser) parsePrimary() (condNode, error) {
 			}
 		}
 		if len(group) == 0 {
-			return nil, fmt.Errorf("%q matches no selection", target.text)
+			return nil, nil, fmt.Errorf("%q matches no selection", target.text)
+		}
+		var ga anchor
+		for i, s := range group {
+			sa := selectionAnchor(s)
+			switch {
+			case i == 0:
+				ga = sa
+			case low == "all" && ga == nil:
+				ga = sa
+			case low == "all" && sa != nil:
+				ga = anchorAnd(ga, sa)
+			case low != "all":
+				ga = anchorOr(ga, sa)
+			}
 		}
 		if low == "all" {
 			return func(e *schema.Event) bool {
@@ -178,7 +205,7 @@ func (p *condParser) parsePrimary() (condNode, error) {
 					}
 				}
 				return true
-			}, nil
+			}, ga, nil
 		}
 		return func(e *schema.Event) bool {
 			for _, s := range group {
@@ -187,13 +214,13 @@ func (p *condParser) parsePrimary() (condNode, error) {
 				}
 			}
 			return false
-		}, nil
+		}, ga, nil
 	default:
 		s, ok := p.sels[t.text]
 		if !ok {
-			return nil, fmt.Errorf("unknown selection %q", t.text)
+			return nil, nil, fmt.Errorf("unknown selection %q", t.text)
 		}
 		p.i++
-		return s.match, nil
+		return s.match, selectionAnchor(s), nil
 	}
 }

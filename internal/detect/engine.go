@@ -41,6 +41,8 @@ type Result struct {
 	Invalid []string
 	// Superseded lists ids of alerts emitted earlier that a late event replaced by another alert.
 	Superseded []string
+	// Suppressed lists ids of alerts withheld by their rule's suppression period (each reported once).
+	Suppressed []string
 	// Duplicates counts (rule, event) pairs whose event id had already been counted.
 	Duplicates int
 }
@@ -54,6 +56,8 @@ type Stats struct {
 	Invalid    int64
 	Alerts     int64
 	Superseded int64
+	// Suppressed counts alerts withheld by a rule's suppression period.
+	Suppressed int64
 	// Watermark is the latest event time seen (bounded by the clock).
 	Watermark time.Time
 	// Groups is the number of (rule, group) windows held in memory.
@@ -63,13 +67,18 @@ type Stats struct {
 // Engine evaluates rules over normalized events by event time. It is safe for concurrent use.
 type Engine struct {
 	rules    []*Rule
-	byType   map[string][]*ruleState
-	byTable  map[string][]*ruleState
+	byType   map[string]*ruleIndex
+	byTable  map[string]*ruleIndex
 	clock    func() time.Time
 	log      *slog.Logger
 	lateness time.Duration
 
-	mu        sync.Mutex
+	// states are the rules' states, ordered by rule id.
+	states []*ruleState
+
+	mu sync.Mutex
+	// seq numbers the events evaluated, so a rule reached through two anchor values is tested once.
+	seq       uint64
 	watermark int64
 	lastSweep int64
 	stats     Stats
@@ -79,14 +88,57 @@ type Engine struct {
 type ruleState struct {
 	rule   *Rule
 	groups map[string]*group
+	// seq is the last event (Engine.seq) the rule was tested against.
+	seq uint64
+}
+
+// ruleIndex holds the rules that read one event type (or one table, for rules that read only tables): those
+// without an anchor are tested against every such event; the others only against events whose anchored field
+// has one of their values.
+type ruleIndex struct {
+	plain    []*ruleState
+	anchored []*anchorIndex
+}
+
+// anchorIndex maps the folded values of one field to the rules anchored on them.
+type anchorIndex struct {
+	f     *field
+	byVal map[string][]*ruleState
+}
+
+func (x *ruleIndex) add(rs *ruleState) {
+	a := rs.rule.anchor
+	if a == nil {
+		x.plain = append(x.plain, rs)
+		return
+	}
+	var ai *anchorIndex
+	for _, c := range x.anchored {
+		if c.f.name == a.f.name {
+			ai = c
+		}
+	}
+	if ai == nil {
+		ai = &anchorIndex{f: a.f, byVal: map[string][]*ruleState{}}
+		x.anchored = append(x.anchored, ai)
+		sort.Slice(x.anchored, func(i, j int) bool { return x.anchored[i].f.name < x.anchored[j].f.name })
+	}
+	vals := make([]string, 0, len(a.vals))
+	for v := range a.vals {
+		vals = append(vals, v)
+	}
+	sort.Strings(vals)
+	for _, v := range vals {
+		ai.byVal[v] = append(ai.byVal[v], rs)
+	}
 }
 
 // New builds an engine for rules.
 func New(rules []*Rule, opts Options) *Engine {
 	e := &Engine{
 		rules:    rules,
-		byType:   map[string][]*ruleState{},
-		byTable:  map[string][]*ruleState{},
+		byType:   map[string]*ruleIndex{},
+		byTable:  map[string]*ruleIndex{},
 		clock:    opts.Clock,
 		log:      opts.Logger,
 		lateness: opts.Lateness,
@@ -102,16 +154,19 @@ func New(rules []*Rule, opts Options) *Engine {
 	}
 	for _, r := range rules {
 		rs := &ruleState{rule: r, groups: map[string]*group{}}
-		if len(r.Reads.EventTypes) > 0 {
-			for _, t := range r.Reads.EventTypes {
-				e.byType[t] = append(e.byType[t], rs)
+		e.states = append(e.states, rs)
+		idx, keys := e.byType, r.Reads.EventTypes
+		if len(keys) == 0 {
+			idx, keys = e.byTable, r.Reads.Tables
+		}
+		for _, k := range keys {
+			if idx[k] == nil {
+				idx[k] = &ruleIndex{}
 			}
-		} else {
-			for _, t := range r.Reads.Tables {
-				e.byTable[t] = append(e.byTable[t], rs)
-			}
+			idx[k].add(rs)
 		}
 	}
+	sort.SliceStable(e.states, func(i, j int) bool { return e.states[i].rule.ID < e.states[j].rule.ID })
 	return e
 }
 
@@ -143,22 +198,7 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-func (e *Engine) allStates() []*ruleState {
-	seen := map[*ruleState]bool{}
-	var out []*ruleState
-	for _, m := range []map[string][]*ruleState{e.byType, e.byTable} {
-		for _, list := range m {
-			for _, rs := range list {
-				if !seen[rs] {
-					seen[rs] = true
-					out = append(out, rs)
-				}
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].rule.ID < out[j].rule.ID })
-	return out
-}
+func (e *Engine) allStates() []*ruleState { return e.states }
 
 // Process evaluates events and returns the alerts that are new or changed. Late and invalid events are counted
 // in Stats; use Evaluate to get their ids.
@@ -189,7 +229,6 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 	}
 	maxT := e.watermark
 	touched := map[touchKey]int64{}
-	var sbuf [8]string
 	for i := range events {
 		ev := &events[i]
 		e.stats.Events++
@@ -211,41 +250,23 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 		if t > maxT && t <= limit {
 			maxT = t
 		}
-		for _, list := range [2][]*ruleState{e.byType[ev.EventType], e.byTable[ev.Table]} {
-			for _, rs := range list {
-				r := rs.rule
-				if len(r.Reads.EventTypes) > 0 && len(r.Reads.Tables) > 0 && !containsStr(r.Reads.Tables, ev.Table) {
-					continue
-				}
-				if !r.cond(ev) {
-					continue
-				}
-				e.stats.Matched++
-				gkey, gdisp := groupKey(r.groupBy, ev, sbuf[:0])
-				full := ev.Tenant + "\x00" + gkey
-				g := rs.groups[full]
-				if g == nil {
-					g = newGroup(ev.Tenant, gdisp)
-					rs.groups[full] = g
-				}
-				en := entry{t: t, id: ev.ID}
-				if r.distinct != nil {
-					en.distinct = strings.Join(r.distinct.values(ev, sbuf[:0]), ",")
-				}
-				en.vals = make([][]string, len(r.needed))
-				for k, f := range r.needed {
-					if v := f.values(ev, nil); len(v) > 0 {
-						en.vals[k] = v
+		e.seq++
+		for _, idx := range [2]*ruleIndex{e.byType[ev.EventType], e.byTable[ev.Table]} {
+			if idx == nil {
+				continue
+			}
+			for _, rs := range idx.plain {
+				e.apply(rs, ev, t, touched, &res)
+			}
+			for _, ai := range idx.anchored {
+				var vbuf [4]string
+				for _, v := range ai.f.values(ev, vbuf[:0]) {
+					for _, rs := range ai.byVal[foldKey(v)] {
+						if rs.seq != e.seq {
+							rs.seq = e.seq
+							e.apply(rs, ev, t, touched, &res)
+						}
 					}
-				}
-				if !g.insert(en) {
-					res.Duplicates++
-					e.stats.Duplicates++
-					continue
-				}
-				tk := touchKey{rs, g}
-				if old, ok := touched[tk]; !ok || t < old {
-					touched[tk] = t
 				}
 			}
 		}
@@ -268,12 +289,14 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 		return keys[i].g.display < keys[j].g.display
 	})
 	for _, k := range keys {
-		alerts, superseded := k.g.recompute(k.rs.rule, touched[k], now)
+		alerts, superseded, suppressed := k.g.recompute(k.rs.rule, touched[k], now)
 		res.Alerts = append(res.Alerts, alerts...)
 		res.Superseded = append(res.Superseded, superseded...)
+		res.Suppressed = append(res.Suppressed, suppressed...)
 	}
 	e.stats.Alerts += int64(len(res.Alerts))
 	e.stats.Superseded += int64(len(res.Superseded))
+	e.stats.Suppressed += int64(len(res.Suppressed))
 	e.prune(keys)
 	sort.SliceStable(res.Alerts, func(i, j int) bool {
 		a, b := res.Alerts[i], res.Alerts[j]
@@ -287,6 +310,45 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 			"watermark", time.Unix(0, e.watermark).UTC())
 	}
 	return res, nil
+}
+
+// apply tests one event against one rule and, when it matches, adds it to its group.
+func (e *Engine) apply(rs *ruleState, ev *schema.Event, t int64, touched map[touchKey]int64, res *Result) {
+	r := rs.rule
+	if len(r.Reads.EventTypes) > 0 && len(r.Reads.Tables) > 0 && !containsStr(r.Reads.Tables, ev.Table) {
+		return
+	}
+	if !r.cond(ev) {
+		return
+	}
+	e.stats.Matched++
+	var sbuf [8]string
+	gkey, gdisp := groupKey(r.groupBy, ev, sbuf[:0])
+	full := ev.Tenant + "\x00" + gkey
+	g := rs.groups[full]
+	if g == nil {
+		g = newGroup(ev.Tenant, gdisp)
+		rs.groups[full] = g
+	}
+	en := entry{t: t, id: ev.ID}
+	if r.distinct != nil {
+		en.distinct = strings.Join(r.distinct.values(ev, sbuf[:0]), ",")
+	}
+	en.vals = make([][]string, len(r.needed))
+	for k, f := range r.needed {
+		if v := f.values(ev, nil); len(v) > 0 {
+			en.vals[k] = v
+		}
+	}
+	if !g.insert(en) {
+		res.Duplicates++
+		e.stats.Duplicates++
+		return
+	}
+	tk := touchKey{rs, g}
+	if old, ok := touched[tk]; !ok || t < old {
+		touched[tk] = t
+	}
 }
 
 // prune drops finished segments: those that end more than lateness plus the rule's gap before the watermark.
@@ -318,9 +380,11 @@ func groupKey(chains [][]*field, ev *schema.Event, buf []string) (key, display s
 	var kb, db strings.Builder
 	for i, chain := range chains {
 		var vals []string
-		for _, f := range chain {
+		used, fallback := chain[0], false
+		for k, f := range chain {
 			vals = f.values(ev, buf[:0])
 			if len(vals) > 0 {
+				used, fallback = f, k > 0
 				break
 			}
 		}
@@ -329,8 +393,13 @@ func groupKey(chains [][]*field, ev *schema.Event, buf []string) (key, display s
 			kb.WriteByte(0)
 			db.WriteString(", ")
 		}
+		if fallback {
+			// A fallback value is keyed apart from the same text in the first field.
+			kb.WriteString(used.name)
+			kb.WriteByte('=')
+		}
 		kb.WriteString(v)
-		db.WriteString(chain[0].name)
+		db.WriteString(used.name)
 		db.WriteByte('=')
 		db.WriteString(v)
 	}

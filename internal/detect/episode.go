@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -36,10 +37,13 @@ type group struct {
 	entries []entry
 	ids     map[string]struct{}
 	emitted map[string]emitted
+	// suppressed holds the ids (and anchor times) of episodes withheld by the rule's suppression period.
+	suppressed map[string]int64
 }
 
 func newGroup(tenant, display string) *group {
-	return &group{tenant: tenant, display: display, ids: map[string]struct{}{}, emitted: map[string]emitted{}}
+	return &group{tenant: tenant, display: display, ids: map[string]struct{}{}, emitted: map[string]emitted{},
+		suppressed: map[string]int64{}}
 }
 
 // insert adds en in (time, id) order; it reports false when the event id is already held.
@@ -90,11 +94,13 @@ func (g *group) segmentStart(i int, gap int64) int {
 type episode struct {
 	id         string
 	start, end int
+	// suppressed is set when the rule's suppression period withholds the alert.
+	suppressed bool
 }
 
 // recompute re-evaluates every segment from the one holding time from to the end, returning alerts that are
 // new or grew, and ids of alerts emitted before that no longer exist.
-func (g *group) recompute(r *Rule, from int64, now time.Time) ([]schema.Alert, []string) {
+func (g *group) recompute(r *Rule, from int64, now time.Time) (alerts []schema.Alert, superseded, suppressed []string) {
 	gap := int64(r.gap())
 	first := sort.Search(len(g.entries), func(i int) bool { return g.entries[i].t >= from })
 	if first == len(g.entries) {
@@ -111,9 +117,16 @@ func (g *group) recompute(r *Rule, from int64, now time.Time) ([]schema.Alert, [
 		eps = g.scan(r, s, e, eps)
 		s = e
 	}
-	var alerts []schema.Alert
 	live := map[string]bool{}
 	for _, ep := range eps {
+		if ep.suppressed {
+			if _, ok := g.suppressed[ep.id]; !ok {
+				g.suppressed[ep.id] = g.entries[ep.start].t
+				suppressed = append(suppressed, ep.id)
+			}
+			continue
+		}
+		delete(g.suppressed, ep.id)
 		live[ep.id] = true
 		n := ep.end - ep.start
 		if prev, ok := g.emitted[ep.id]; ok && prev.n == n {
@@ -122,15 +135,19 @@ func (g *group) recompute(r *Rule, from int64, now time.Time) ([]schema.Alert, [
 		g.emitted[ep.id] = emitted{start: g.entries[ep.start].t, n: n}
 		alerts = append(alerts, g.buildAlert(r, ep, now))
 	}
-	var superseded []string
 	for id, em := range g.emitted {
 		if em.start >= startT && !live[id] {
 			superseded = append(superseded, id)
 			delete(g.emitted, id)
 		}
 	}
+	for id, start := range g.suppressed {
+		if start >= startT && !slices.ContainsFunc(eps, func(ep *episode) bool { return ep.id == id && ep.suppressed }) {
+			delete(g.suppressed, id) // the episode no longer exists (a late event moved its anchor)
+		}
+	}
 	sort.Strings(superseded)
-	return alerts, superseded
+	return alerts, superseded, suppressed
 }
 
 // scan finds the episodes of segment [s, e). An episode is anchored at the earliest event not yet in an episode
@@ -138,8 +155,9 @@ func (g *group) recompute(r *Rule, from int64, now time.Time) ([]schema.Alert, [
 // longer of the window and the dedup period, and the scan resumes after it. Membership depends only on the
 // anchor and event times, so an event arriving late can add to an episode but never take one away.
 func (g *group) scan(r *Rule, s, e int, eps []*episode) []*episode {
+	first := len(eps)
 	w := int64(r.window())
-	extent := int64(r.gap())
+	extent := int64(r.extent())
 	op, value := "gte", 1
 	if r.Threshold != nil {
 		op, value = r.Threshold.Op, r.Threshold.Value
@@ -184,6 +202,20 @@ func (g *group) scan(r *Rule, s, e int, eps []*episode) []*episode {
 		i = j
 		clear(counts)
 	}
+	if r.Suppress > 0 {
+		// Within a segment (the gap is at least the suppression period, so earlier segments cannot reach),
+		// an episode that starts within the period after the last one kept is withheld.
+		kept := int64(0)
+		haveKept := false
+		for _, ep := range eps[first:] {
+			t := g.entries[ep.start].t
+			if haveKept && t-kept < int64(r.Suppress) {
+				ep.suppressed = true
+				continue
+			}
+			kept, haveKept = t, true
+		}
+	}
 	return eps
 }
 
@@ -210,6 +242,11 @@ func (g *group) prune(r *Rule, horizonT int64) {
 	for id, em := range g.emitted {
 		if em.start < cut {
 			delete(g.emitted, id)
+		}
+	}
+	for id, start := range g.suppressed {
+		if start < cut {
+			delete(g.suppressed, id)
 		}
 	}
 	g.entries = append(g.entries[:0:0], g.entries[s:]...)

@@ -142,6 +142,9 @@ func explain(r *Rule, group string, n, distinct int, first, last time.Time) stri
 	} else {
 		fmt.Fprintf(&b, " (matches within %s are one alert)", formatDuration(r.Dedup.Period))
 	}
+	if r.Suppress > 0 {
+		fmt.Fprintf(&b, "; further alerts for this group are suppressed for %s", formatDuration(r.Suppress))
+	}
 	return b.String()
 }
 

@@ -111,6 +111,16 @@ func MergeRules(base, extra []*Rule) []*Rule {
 // ruleParser carries the file name into every error: "<file>:<line>: <field>: <problem>".
 type ruleParser struct {
 	file string
+	// resolve looks a field name up; Sigma rules also accept the source columns of their tables.
+	resolve func(name string) (*field, error)
+}
+
+// lookup resolves a field name with the parser's resolver (lookupField unless the rule is a Sigma rule).
+func (p *ruleParser) lookup(name string) (*field, error) {
+	if p.resolve != nil {
+		return p.resolve(name)
+	}
+	return lookupField(name)
 }
 
 func (p *ruleParser) errf(n *yaml.Node, path, format string, args ...any) error {
@@ -199,7 +209,7 @@ func parseDuration(s string) (time.Duration, error) {
 func (p *ruleParser) fieldChain(n *yaml.Node, path string, names []string) ([]*field, error) {
 	var out []*field
 	for _, name := range names {
-		f, err := lookupField(name)
+		f, err := p.lookup(name)
 		if err != nil {
 			return nil, p.errf(n, path, "%v", err)
 		}
@@ -209,7 +219,7 @@ func (p *ruleParser) fieldChain(n *yaml.Node, path string, names []string) ([]*f
 }
 
 var topFields = []string{"id", "version", "title", "description", "severity", "status", "tactics", "techniques",
-	"references", "reads", "event_label", "detection", "threshold", "entities", "dedup", "tests"}
+	"references", "reads", "event_label", "detection", "threshold", "entities", "dedup", "suppress", "tests"}
 
 // ParseRule parses and validates one rule. name is used in error messages.
 func ParseRule(name string, data []byte) (*Rule, error) {
@@ -227,6 +237,13 @@ func ParseRule(name string, data []byte) (*Rule, error) {
 		return nil, fmt.Errorf("%s: one rule per file: found a second YAML document", name)
 	}
 	root := doc.Content[0]
+	sigma := isSigma(root)
+	if sigma {
+		var err error
+		if root, err = p.fromSigma(root); err != nil {
+			return nil, err
+		}
+	}
 	m, err := p.fields(root, "", topFields...)
 	if err != nil {
 		if root.Kind != yaml.MappingNode {
@@ -239,7 +256,7 @@ func ParseRule(name string, data []byte) (*Rule, error) {
 			return nil, p.errf(root, req, "required")
 		}
 	}
-	r := &Rule{Source: name, Status: "experimental", EventLabel: "matching events"}
+	r := &Rule{Source: name, Status: "experimental", EventLabel: "matching events", Sigma: sigma}
 	if r.ID, err = p.str(m["id"], "id"); err != nil {
 		return nil, err
 	}
@@ -326,6 +343,22 @@ func ParseRule(name string, data []byte) (*Rule, error) {
 			return nil, err
 		}
 	}
+	if n := m["suppress"]; n != nil {
+		sm, err := p.fields(n, "suppress", "period")
+		if err != nil {
+			return nil, err
+		}
+		if sm["period"] == nil {
+			return nil, p.errf(n, "suppress.period", "required")
+		}
+		if r.Suppress, err = p.duration(sm["period"], "suppress.period"); err != nil {
+			return nil, err
+		}
+		if r.Suppress <= r.extent() {
+			return nil, p.errf(sm["period"], "suppress.period", "%s is not longer than the alert's extent %s (window or dedup period), so it would withhold nothing",
+				formatDuration(r.Suppress), formatDuration(r.extent()))
+		}
+	}
 	if err := p.compileKeys(r, m["dedup"]); err != nil {
 		return nil, err
 	}
@@ -337,7 +370,9 @@ func ParseRule(name string, data []byte) (*Rule, error) {
 			return nil, err
 		}
 	}
-	if r.Status == "stable" {
+	// A Sigma rule keeps its tests outside the rule (SigmaHQ regression data), so only castwatch rules must
+	// carry both kinds of inline test to be stable.
+	if r.Status == "stable" && (!sigma || len(r.Tests) > 0) {
 		pos, neg := false, false
 		for _, t := range r.Tests {
 			if len(t.Expect) > 0 {
@@ -402,7 +437,7 @@ func (p *ruleParser) detection(r *Rule, n *yaml.Node) error {
 		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k.Value) {
 			return p.errf(k, "detection."+k.Value, "invalid selection name")
 		}
-		s, err := compileSelection(v)
+		s, err := compileSelectionWith(v, p.lookup)
 		if err != nil {
 			return p.errf(v, "detection."+k.Value, "%v", err)
 		}
@@ -416,13 +451,20 @@ func (p *ruleParser) detection(r *Rule, n *yaml.Node) error {
 		return err
 	}
 	var nodes []condNode
-	for _, c := range conds {
-		node, err := compileCondition(c, sels)
+	var anc anchor
+	for i, c := range conds {
+		node, a, err := compileConditionAnchor(c, sels)
 		if err != nil {
 			return p.errf(cn, "detection.condition", "%v", err)
 		}
 		nodes = append(nodes, node)
+		if i == 0 {
+			anc = a
+		} else {
+			anc = anchorOr(anc, a)
+		}
 	}
+	r.anchor = anc.best()
 	r.Condition = strings.Join(conds, " or ")
 	if len(nodes) == 1 {
 		r.cond = nodes[0]
@@ -450,7 +492,7 @@ func (p *ruleParser) threshold(r *Rule, n *yaml.Node) error {
 			return err
 		}
 		for i, g := range t.GroupBy {
-			f, err := lookupField(g)
+			f, err := p.lookup(g)
 			if err != nil {
 				return p.errf(v.Content[i], fmt.Sprintf("threshold.group_by[%d]", i), "%v", err)
 			}
@@ -469,7 +511,7 @@ func (p *ruleParser) threshold(r *Rule, n *yaml.Node) error {
 		if t.Distinct, err = p.str(v, "threshold.distinct"); err != nil {
 			return err
 		}
-		if r.distinct, err = lookupField(t.Distinct); err != nil {
+		if r.distinct, err = p.lookup(t.Distinct); err != nil {
 			return p.errf(v, "threshold.distinct", "%v", err)
 		}
 	}
@@ -537,8 +579,18 @@ func (p *ruleParser) dedup(r *Rule, n *yaml.Node) error {
 		return err
 	}
 	if v := m["key"]; v != nil {
-		if r.Dedup.Key, err = p.strList(v, "dedup.key", false); err != nil {
-			return err
+		if v.Kind != yaml.SequenceNode {
+			return p.errf(v, "dedup.key", "must be a list of fields (an item may be a list of fallback fields)")
+		}
+		for i, item := range v.Content {
+			chain, err := p.strList(item, fmt.Sprintf("dedup.key[%d]", i), true)
+			if err != nil {
+				return err
+			}
+			if len(chain) == 0 {
+				return p.errf(item, fmt.Sprintf("dedup.key[%d]", i), "needs at least one field")
+			}
+			r.Dedup.Key = append(r.Dedup.Key, chain)
 		}
 	}
 	if v := m["period"]; v != nil {
@@ -556,12 +608,16 @@ func (p *ruleParser) compileKeys(r *Rule, dn *yaml.Node) error {
 		return p.errf(dn, "dedup.key", "a threshold rule dedups per group; put the fields in threshold.group_by")
 	}
 	var keys [][]*field
-	for i, k := range r.Dedup.Key {
-		f, err := lookupField(k)
-		if err != nil {
-			return p.errf(dn, fmt.Sprintf("dedup.key[%d]", i), "%v", err)
+	for i, chain := range r.Dedup.Key {
+		var fs []*field
+		for _, k := range chain {
+			f, err := p.lookup(k)
+			if err != nil {
+				return p.errf(dn, fmt.Sprintf("dedup.key[%d]", i), "%v", err)
+			}
+			fs = append(fs, f)
 		}
-		keys = append(keys, []*field{f})
+		keys = append(keys, fs)
 	}
 	if r.Threshold == nil {
 		r.groupBy = keys
@@ -589,7 +645,7 @@ func (p *ruleParser) compileTitle(r *Rule, n *yaml.Node) error {
 		case "count", "distinct_count", "group":
 			r.title = append(r.title, titlePart{special: name})
 		default:
-			f, err := lookupField(name)
+			f, err := p.lookup(name)
 			if err != nil {
 				return p.errf(n, "title", "template %q: %v", name, err)
 			}

@@ -55,6 +55,9 @@ type fieldMatch struct {
 	null bool
 	strs []func(string) bool
 	nums []func(float64) bool
+	// eq holds the values when the match is plain equality on literal values (no modifier but cased, no
+	// wildcard, no null, not all): the event's field must equal one of them. The engine indexes rules on it.
+	eq []string
 }
 
 func (m *fieldMatch) match(e *schema.Event) bool {
@@ -107,10 +110,15 @@ func matchAll(all bool, n int, pred func(int) bool) bool {
 // compileSelection compiles a selection node: a mapping (AND of fields) or a list of mappings (OR).
 // Errors name the offending key relative to the selection.
 func compileSelection(n *yaml.Node) (*selection, error) {
+	return compileSelectionWith(n, lookupField)
+}
+
+// compileSelectionWith is compileSelection with a field resolver.
+func compileSelectionWith(n *yaml.Node, resolve func(string) (*field, error)) (*selection, error) {
 	sel := &selection{}
 	switch n.Kind {
 	case yaml.MappingNode:
-		alt, err := compileFieldMap(n)
+		alt, err := compileFieldMap(n, resolve)
 		if err != nil {
 			return nil, err
 		}
@@ -123,7 +131,7 @@ func compileSelection(n *yaml.Node) (*selection, error) {
 			if item.Kind != yaml.MappingNode {
 				return nil, fmt.Errorf("[%d]: keyword selections are not supported; use a map of field to value", i)
 			}
-			alt, err := compileFieldMap(item)
+			alt, err := compileFieldMap(item, resolve)
 			if err != nil {
 				return nil, fmt.Errorf("[%d].%w", i, err)
 			}
@@ -135,14 +143,14 @@ func compileSelection(n *yaml.Node) (*selection, error) {
 	return sel, nil
 }
 
-func compileFieldMap(n *yaml.Node) ([]*fieldMatch, error) {
+func compileFieldMap(n *yaml.Node, resolve func(string) (*field, error)) ([]*fieldMatch, error) {
 	if len(n.Content) == 0 {
 		return nil, fmt.Errorf("empty selection")
 	}
 	var out []*fieldMatch
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key := n.Content[i].Value
-		fm, err := compileFieldMatch(key, n.Content[i+1])
+		fm, err := compileFieldMatch(key, n.Content[i+1], resolve)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
 		}
@@ -186,9 +194,9 @@ func scalarValues(n *yaml.Node) ([]patternValue, error) {
 }
 
 // compileFieldMatch compiles "field|mod|mod: value(s)".
-func compileFieldMatch(key string, vn *yaml.Node) (*fieldMatch, error) {
+func compileFieldMatch(key string, vn *yaml.Node, resolve func(string) (*field, error)) (*fieldMatch, error) {
 	parts := strings.Split(key, "|")
-	f, err := lookupField(parts[0])
+	f, err := resolve(parts[0])
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +227,16 @@ func compileFieldMatch(key string, vn *yaml.Node) (*fieldMatch, error) {
 	}
 	fm := &fieldMatch{f: f, all: mods["all"]}
 	cased := mods["cased"]
+	if kind == "" && !fm.all {
+		for _, v := range vals {
+			parts := parseGlob(v.text)
+			if v.null || v.text == "" || len(parts) != 1 || parts[0].lit == "" {
+				fm.eq = nil
+				break
+			}
+			fm.eq = append(fm.eq, parts[0].lit)
+		}
+	}
 	if kind == "exists" {
 		if len(vals) != 1 || (vals[0].text != "true" && vals[0].text != "false") {
 			return nil, fmt.Errorf("exists needs true or false")

@@ -66,10 +66,16 @@ type Rule struct {
 	Entities []EntityMapping
 	// Dedup merges alerts with the same key within a period.
 	Dedup Dedup
+	// Suppress, when set, withholds the alerts of a group that start within this period after the start of
+	// the group's last alert that was not withheld (Sentinel's suppression, per alert group). Withheld alerts are
+	// reported in Result.Suppressed, never silently dropped. Suppression restarts at each UTC day boundary.
+	Suppress time.Duration
 	// Tests are the rule's inline tests.
 	Tests []RuleTest
 	// Source is the file the rule was loaded from.
 	Source string
+	// Sigma is set when the file was a Sigma rule, translated on load (see sigma.go).
+	Sigma bool
 
 	cond     condNode
 	groupBy  [][]*field
@@ -77,6 +83,8 @@ type Rule struct {
 	entities [][]*field
 	needed   []*field
 	title    []titlePart
+	// anchor, when set, is a field whose value an event must have one of to match (the engine's index key).
+	anchor *anchorField
 }
 
 // Reads lists the normalized event types and/or stored tables a rule reads. When both are given an event must
@@ -109,9 +117,10 @@ type EntityMapping struct {
 // Dedup merges matches into one alert: once an alert starts, every later match of its group within Period
 // (or within the threshold window, when longer) joins it.
 type Dedup struct {
-	// Key lists the fields a single-event rule groups its alerts by; by default its primary entity. A threshold
-	// rule dedups per threshold group and takes no key.
-	Key    []string
+	// Key lists the keys a single-event rule groups its alerts by; by default its primary entity. Each key is a
+	// fallback chain: the first field of it with a value is used (YAML: a field name, or a list of names).
+	// A threshold rule dedups per threshold group and takes no key.
+	Key    [][]string
 	Period time.Duration
 }
 
@@ -144,7 +153,13 @@ func (r *Rule) window() time.Duration {
 	return r.Dedup.Period
 }
 
-// gap is the quiet time that separates two episode segments of one group.
-func (r *Rule) gap() time.Duration {
+// extent is how long an episode lasts from its anchor: the longer of the window and the dedup period.
+func (r *Rule) extent() time.Duration {
 	return max(r.window(), r.Dedup.Period)
+}
+
+// gap is the quiet time that separates two episode segments of one group: the extent, or the suppression
+// period when longer (episodes that can suppress each other must be evaluated together).
+func (r *Rule) gap() time.Duration {
+	return max(r.extent(), r.Suppress)
 }
