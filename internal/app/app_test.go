@@ -282,19 +282,24 @@ func TestSyncSelectsTenantsAndStreams(t *testing.T) {
 }
 
 func TestEveryConfigurableStreamHasACollector(t *testing.T) {
-	specs := streamSpecs()
+	defs := streamDefs()
 	for _, s := range config.KnownStreams {
-		spec, ok := specs[s]
+		def, ok := streamDefByName(s)
 		if !ok {
 			t.Errorf("stream %q can be configured but has no collector", s)
 			continue
 		}
-		if err := spec.Validate(); err != nil {
-			t.Errorf("stream %q: %v", s, err)
+		if def.Interval < time.Minute || def.Build == nil {
+			t.Errorf("stream %q: incomplete definition %+v", s, def)
 		}
 	}
-	if len(specs) != len(config.KnownStreams) {
-		t.Errorf("%d collectors for %d configurable streams", len(specs), len(config.KnownStreams))
+	if len(defs) != len(config.KnownStreams) {
+		t.Errorf("%d collectors for %d configurable streams", len(defs), len(config.KnownStreams))
+	}
+	for i, d := range defs {
+		if d.Name != config.KnownStreams[i] {
+			t.Errorf("stream %d is %q in the collector list but %q in config", i, d.Name, config.KnownStreams[i])
+		}
 	}
 }
 

@@ -11,28 +11,83 @@ import (
 	"github.com/castwatch/castwatch/internal/collect"
 	"github.com/castwatch/castwatch/internal/config"
 	"github.com/castwatch/castwatch/internal/detect"
+	"github.com/castwatch/castwatch/internal/mimecast"
 	"github.com/castwatch/castwatch/internal/store/duckdb"
 )
 
 // This file is the explicit list of castwatch's components. Nothing registers itself: a new stream, store or rule
 // source is added here, and the tests check that every configurable stream has a collector.
 
-// streamSpecs returns the collector spec of every stream a tenant can enable, by the name used in config.
-func streamSpecs() map[string]collect.Spec {
-	return map[string]collect.Spec{
-		"audit": collect.AuditSpec(),
+// Runner is one tenant's collector for one stream.
+type Runner interface {
+	// Run collects until caught up, or fails.
+	Run(ctx context.Context) (collect.Stats, error)
+	Tenant() string
+	Stream() string
+}
+
+// Rewinder is a Runner that can collect again from an earlier time (a backfill).
+type Rewinder interface {
+	Rewind(ctx context.Context, since time.Time) error
+}
+
+// collectorDeps is what a stream's factory builds its collector from.
+type collectorDeps struct {
+	cfg      config.Config
+	tenant   config.Tenant
+	client   *mimecast.Client
+	bus      *bus.Bus
+	now      func() time.Time
+	log      *slog.Logger
+	metrics  *collect.Metrics
+	progress func(collect.Progress)
+}
+
+// streamDef describes a stream castwatch can collect.
+type streamDef struct {
+	// Name is the stream name used in config, subjects, checkpoints and metrics.
+	Name string
+	// Interval is how often serve collects it unless sync.intervals says otherwise.
+	Interval time.Duration
+	// Build makes one tenant's collector.
+	Build func(d collectorDeps) (Runner, error)
+}
+
+// streamDefs lists every stream, in collection order.
+func streamDefs() []streamDef {
+	return []streamDef{
+		{Name: "audit", Interval: 15 * time.Minute, Build: windowed(collect.AuditSpec())},
 	}
 }
 
-// specFor returns the spec of a configured stream with the configured look-back and page size applied.
-func specFor(cfg config.Config, stream string) (collect.Spec, error) {
-	s, ok := streamSpecs()[stream]
-	if !ok {
-		return collect.Spec{}, fmt.Errorf("stream %q has no collector", stream)
+// windowed builds a collector for a windowed /api log function.
+func windowed(spec collect.Spec) func(d collectorDeps) (Runner, error) {
+	return func(d collectorDeps) (Runner, error) {
+		spec.Lookback = time.Duration(d.cfg.Sync.Lookback)
+		spec.PageSize = d.cfg.Sync.PageSize
+		return collect.New(collect.Config{
+			Tenant: d.tenant.Name, Spec: spec, Fetcher: d.client, Publisher: d.bus, Checkpoints: d.bus.Checkpoints(),
+			Now: d.now, Logger: d.log, Metrics: d.metrics, Progress: d.progress,
+		})
 	}
-	s.Lookback = time.Duration(cfg.Sync.Lookback)
-	s.PageSize = cfg.Sync.PageSize
-	return s, nil
+}
+
+// streamDefByName returns the named stream's definition.
+func streamDefByName(name string) (streamDef, bool) {
+	for _, s := range streamDefs() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return streamDef{}, false
+}
+
+// interval is how often serve runs a stream: sync.intervals, else the stream's default.
+func interval(cfg config.Config, s streamDef) time.Duration {
+	if d, ok := cfg.Sync.Intervals[s.Name]; ok {
+		return time.Duration(d)
+	}
+	return s.Interval
 }
 
 // StorePath is where the embedded store keeps its file.

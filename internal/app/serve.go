@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/castwatch/castwatch/internal/ingest"
@@ -75,39 +76,66 @@ func (a *App) Serve(ctx context.Context, addr string, ready func(baseURL string)
 	return err
 }
 
-// schedule runs a collection pass at start, then every interval, or at once when triggered. Passes never overlap.
+// unavailableRetry is how often serve tries a stream again whose product or permission was missing.
+const unavailableRetry = 6 * time.Hour
+
+// schedule runs every connector on its own interval: at start, then every interval with up to 10% jitter, or at
+// once when a sync is requested. Each stream runs in its own loop, so a slow or failing stream never delays another,
+// and a stream never runs twice at once.
 func (a *App) schedule(ctx context.Context, trigger <-chan struct{}) {
-	interval := time.Duration(a.cfg.Sync.Interval)
+	var wg sync.WaitGroup
+	kicks := make([]chan struct{}, len(a.collectors))
+	for i, c := range a.collectors {
+		kicks[i] = make(chan struct{}, 1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.loop(ctx, c, kicks[i])
+		}()
+	}
 	for {
-		a.collectOnce(ctx)
-		wait := interval + time.Duration(rand.Int64N(int64(interval)/10+1))
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-trigger:
+			for _, k := range kicks {
+				select {
+				case k <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (a *App) loop(ctx context.Context, c *connector, kick <-chan struct{}) {
+	for {
+		st, err := c.Run(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && c.unavailable():
+			a.log.Warn("stream unavailable for this tenant; other streams continue", "tenant", c.Tenant(),
+				"stream", c.Stream(), "err", err)
+		case err != nil:
+			a.log.Error("collection failed", "tenant", c.Tenant(), "stream", c.Stream(), "err", err)
+		default:
+			a.log.Info("collected", "tenant", c.Tenant(), "stream", c.Stream(), "pages", st.Pages, "rows", st.Rows)
+		}
+		wait := c.interval
+		if c.unavailable() {
+			wait = unavailableRetry
+		}
+		wait += time.Duration(rand.Int64N(int64(wait)/10 + 1))
 		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case <-trigger:
+		case <-kick:
 			timer.Stop()
 		case <-timer.C:
 		}
-	}
-}
-
-// collectOnce runs every collector once; the running store consumer stores what they publish.
-func (a *App) collectOnce(ctx context.Context) {
-	a.syncMu.Lock()
-	defer a.syncMu.Unlock()
-	for _, c := range a.collectors {
-		if ctx.Err() != nil {
-			return
-		}
-		st, err := c.Run(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				a.log.Error("collection failed", "tenant", c.Tenant(), "stream", c.Stream(), "err", err)
-			}
-			continue
-		}
-		a.log.Info("collected", "tenant", c.Tenant(), "stream", c.Stream(), "pages", st.Pages, "rows", st.Rows)
 	}
 }

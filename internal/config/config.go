@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -130,6 +131,8 @@ type Sync struct {
 	Lookback Duration `yaml:"lookback"`
 	// PageSize is the page size asked of windowed API functions.
 	PageSize int `yaml:"page_size"`
+	// Intervals overrides Interval per stream, e.g. {siem_cg: 5m}.
+	Intervals map[string]Duration `yaml:"intervals"`
 }
 
 // Detect configures detection.
@@ -351,6 +354,14 @@ func (c *Config) Validate() error {
 	if time.Duration(c.Sync.Lookback) < 15*time.Minute {
 		add("sync.lookback %s: must be at least 15m", time.Duration(c.Sync.Lookback))
 	}
+	for _, name := range sortedKeys(c.Sync.Intervals) {
+		switch d := time.Duration(c.Sync.Intervals[name]); {
+		case !isKnownStream(name):
+			add("sync.intervals.%s: unknown stream (known: %s)", name, strings.Join(KnownStreams, ", "))
+		case d < time.Minute:
+			add("sync.intervals.%s %s: must be at least 1m", name, d)
+		}
+	}
 	if c.Sync.PageSize < 1 || c.Sync.PageSize > 500 {
 		add("sync.page_size %d: must be between 1 and 500", c.Sync.PageSize)
 	}
@@ -414,6 +425,15 @@ func checkBaseURL(raw string) string {
 		return "must not have a query or fragment"
 	}
 	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func isKnownStream(s string) bool {

@@ -134,6 +134,8 @@ func TestValidationMessages(t *testing.T) {
 		{"interval too short", "sync: {interval: 10s}", nil, "config: sync.interval 10s: must be at least 1m"},
 		{"lookback too short", "sync: {lookback: 5m}", nil, "config: sync.lookback 5m0s: must be at least 15m"},
 		{"page size", "sync: {page_size: 1000}", nil, "config: sync.page_size 1000: must be between 1 and 500"},
+		{"interval of unknown stream", "sync: {intervals: {mail: 5m}}", nil, "config: sync.intervals.mail: unknown stream (known: audit)"},
+		{"stream interval too short", "sync: {intervals: {audit: 30s}}", nil, "config: sync.intervals.audit 30s: must be at least 1m"},
 		{"bad duration", "sync: {interval: soon}", nil, `line 1: invalid duration "soon" (use e.g. 30m, 12h or 7d)`},
 		{"unknown field", "sync: {intervall: 5m}", nil, "field intervall not found in type config.Sync"},
 		{"nats url", "nats: {url: 'http://x:4222'}", nil,

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/castwatch/castwatch/internal/collect"
+	"github.com/castwatch/castwatch/internal/mimecast"
+)
+
+// Connector states.
+const (
+	StateIdle        = "idle"
+	StateRunning     = "running"
+	StateOK          = "ok"
+	StateError       = "error"
+	StateUnavailable = "unavailable"
+)
+
+// ConnectorStatus is what castwatch knows of one tenant's stream.
+type ConnectorStatus struct {
+	Tenant string `json:"tenant"`
+	Stream string `json:"stream"`
+	// State is idle (never run), running, ok, error, or unavailable (the tenant lacks the product or permission).
+	State       string    `json:"state"`
+	LastRun     time.Time `json:"last_run,omitzero"`
+	LastSuccess time.Time `json:"last_success,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// Rows and Pages count what this process has collected so far.
+	Rows  int64 `json:"rows"`
+	Pages int64 `json:"pages"`
+	// Interval is the stream's schedule in serve.
+	Interval time.Duration `json:"interval"`
+}
+
+// connector is a collector with its schedule and status.
+type connector struct {
+	Runner
+	interval time.Duration
+
+	mu     sync.Mutex
+	status ConnectorStatus
+	runMu  sync.Mutex // one run per stream at a time
+}
+
+// Run runs the collector once, recording the outcome in the status.
+func (c *connector) Run(ctx context.Context) (collect.Stats, error) {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	start := time.Now()
+	c.mu.Lock()
+	c.status.State, c.status.LastRun = StateRunning, start
+	c.mu.Unlock()
+	st, err := c.Runner.Run(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.status.Rows += int64(st.Rows)
+	c.status.Pages += int64(st.Pages)
+	switch {
+	case err == nil:
+		c.status.State, c.status.LastSuccess = StateOK, time.Now()
+	case isUnavailable(err):
+		c.status.State, c.status.LastError, c.status.LastErrorAt = StateUnavailable, err.Error(), time.Now()
+	default:
+		c.status.State, c.status.LastError, c.status.LastErrorAt = StateError, err.Error(), time.Now()
+	}
+	return st, err
+}
+
+// Status returns a copy of the connector's status.
+func (c *connector) Status() ConnectorStatus {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.status
+	s.Tenant, s.Stream, s.Interval = c.Tenant(), c.Stream(), c.interval
+	if s.State == "" {
+		s.State = StateIdle
+	}
+	return s
+}
+
+// unavailable reports whether the connector's last run found its product or permission missing.
+func (c *connector) unavailable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.status.State == StateUnavailable
+}
+
+// isUnavailable reports whether err says the tenant's API application may not use this stream: the documented
+// HTTP 403 app_forbidden. Such a stream is marked unavailable; the tenant's other streams keep running.
+func isUnavailable(err error) bool {
+	var ae *mimecast.APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}
+
+// Connectors returns the status of every configured tenant stream.
+func (a *App) Connectors() []ConnectorStatus {
+	out := make([]ConnectorStatus, len(a.collectors))
+	for i, c := range a.collectors {
+		out[i] = c.Status()
+	}
+	return out
+}
