@@ -22,6 +22,7 @@ import (
 
 func syncCmd(g *globals) *cobra.Command {
 	var once bool
+	var since string
 	var tenants, streams []string
 	cmd := &cobra.Command{
 		Use:   "sync",
@@ -35,6 +36,12 @@ func syncCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var from time.Time
+			if since != "" {
+				if from, err = parseSince(since, time.Now()); err != nil {
+					return err
+				}
+			}
 			log := g.logger(cfg.LogLevel)
 			a, err := app.Open(cmd.Context(), cfg, app.Options{Logger: log})
 			if err != nil {
@@ -42,7 +49,9 @@ func syncCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			for {
-				if err := syncPass(cmd.Context(), g, a, tenants, streams); err != nil || once {
+				req := app.SyncRequest{Tenants: tenants, Streams: streams, Since: from}
+				from = time.Time{} // a backfill rewinds once; later passes continue from the checkpoint
+				if err := syncPass(cmd.Context(), g, a, req); err != nil || once {
 					return err
 				}
 				select {
@@ -54,15 +63,17 @@ func syncCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&once, "once", false, "run one pass until caught up, then exit")
+	cmd.Flags().StringVar(&since, "since", "", "backfill: collect again from this far back (30d, 12h) or this date (2026-01-02)")
 	cmd.Flags().StringSliceVar(&tenants, "tenant", nil, "only these tenants (repeatable)")
 	cmd.Flags().StringSliceVar(&streams, "stream", nil, "only these streams (repeatable; known: "+strings.Join(config.KnownStreams, ", ")+")")
 	return cmd
 }
 
-func syncPass(ctx context.Context, g *globals, a *app.App, tenants, streams []string) error {
+func syncPass(ctx context.Context, g *globals, a *app.App, req app.SyncRequest) error {
 	pr := newProgressPrinter(g.stderr)
 	start := time.Now()
-	st, err := a.Sync(ctx, app.SyncRequest{Tenants: tenants, Streams: streams, Progress: pr.update})
+	req.Progress = pr.update
+	st, err := a.Sync(ctx, req)
 	pr.done()
 	fmt.Fprintf(g.stdout, "sync: %d pages, %d records fetched, %d new rows stored, %d quarantined in %s\n",
 		st.Pages, st.Fetched, st.New, st.Quarantined, time.Since(start).Round(time.Millisecond))
@@ -91,11 +102,15 @@ func newProgressPrinter(w any) *progressPrinter {
 }
 
 func (p *progressPrinter) update(pr collect.Progress) {
+	p.line(fmt.Sprintf("%s/%s  window %s → %s  pages %d  rows %d", pr.Tenant, pr.Stream,
+		pr.WindowStart.UTC().Format("2006-01-02 15:04"), pr.WindowEnd.UTC().Format("2006-01-02 15:04"), pr.Pages, pr.Rows))
+}
+
+// line replaces the progress line.
+func (p *progressPrinter) line(line string) {
 	if !p.tty {
 		return
 	}
-	line := fmt.Sprintf("%s/%s  window %s → %s  pages %d  rows %d", pr.Tenant, pr.Stream,
-		pr.WindowStart.UTC().Format("2006-01-02 15:04"), pr.WindowEnd.UTC().Format("2006-01-02 15:04"), pr.Pages, pr.Rows)
 	pad := ""
 	if n := p.len - len(line); n > 0 {
 		pad = strings.Repeat(" ", n)

@@ -76,6 +76,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		alertsCmd(g),
 		serveCmd(g),
 		demoCmd(g),
+		parseCmd(g),
+		ingestCmd(g),
+		detectCmd(g),
+		rulesCmd(g),
 	)
 	return root
 }

@@ -51,7 +51,7 @@ type App struct {
 	engine   *detect.Engine
 	consumer *ingest.Consumer
 
-	collectors []*collect.Collector
+	collectors []*connector
 
 	syncMu   sync.Mutex
 	progress atomic.Pointer[func(collect.Progress)]
@@ -133,19 +133,18 @@ func (a *App) buildCollectors(cfg config.Config, opts Options) error {
 			return fmt.Errorf("tenant %s: %w", t.Name, err)
 		}
 		for _, stream := range t.Streams {
-			spec, err := specFor(cfg, stream)
-			if err != nil {
-				return fmt.Errorf("tenant %s: %w", t.Name, err)
+			def, ok := streamDefByName(stream)
+			if !ok {
+				return fmt.Errorf("tenant %s: stream %q has no collector", t.Name, stream)
 			}
-			c, err := collect.New(collect.Config{
-				Tenant: t.Name, Spec: spec, Fetcher: client, Publisher: a.bus, Checkpoints: a.bus.Checkpoints(),
-				Now: a.now, Logger: a.log.With("tenant", t.Name, "stream", stream), Metrics: collectMetrics,
-				Progress: a.reportProgress,
+			r, err := def.Build(collectorDeps{
+				cfg: cfg, tenant: t, client: client, bus: a.bus, now: a.now,
+				log: a.log, metrics: collectMetrics, progress: a.reportProgress,
 			})
 			if err != nil {
 				return fmt.Errorf("tenant %s stream %s: %w", t.Name, stream, err)
 			}
-			a.collectors = append(a.collectors, c)
+			a.collectors = append(a.collectors, &connector{Runner: r, interval: interval(cfg, def)})
 		}
 	}
 	return nil
@@ -173,6 +172,9 @@ func (a *App) Close() error {
 type SyncRequest struct {
 	Tenants []string
 	Streams []string
+	// Since, when set, first rewinds the selected streams to collect again from this time (a backfill). Records
+	// already stored are ignored by their natural keys.
+	Since time.Time
 	// Progress, when set, is called after every page.
 	Progress func(collect.Progress)
 }
@@ -182,30 +184,45 @@ type SyncRequest struct {
 func (a *App) Sync(ctx context.Context, req SyncRequest) (ingest.PipelineStats, error) {
 	a.syncMu.Lock()
 	defer a.syncMu.Unlock()
-	runners, err := a.selectCollectors(req)
+	selected, err := a.selectCollectors(req)
 	if err != nil {
 		return ingest.PipelineStats{}, err
+	}
+	if !req.Since.IsZero() {
+		for _, c := range selected {
+			rw, ok := c.Runner.(Rewinder)
+			if !ok {
+				return ingest.PipelineStats{}, fmt.Errorf("stream %s cannot backfill from a date", c.Stream())
+			}
+			if err := rw.Rewind(ctx, req.Since); err != nil {
+				return ingest.PipelineStats{}, err
+			}
+		}
 	}
 	if req.Progress != nil {
 		a.progress.Store(&req.Progress)
 		defer a.progress.Store(nil)
 	}
+	runners := make([]ingest.Runner, len(selected))
+	for i, c := range selected {
+		runners[i] = c
+	}
 	p := &ingest.Pipeline{Source: a.bus, Consumer: a.consumer, Collectors: runners, Logger: a.log}
 	return p.Run(ctx)
 }
 
-func (a *App) selectCollectors(req SyncRequest) ([]ingest.Runner, error) {
+func (a *App) selectCollectors(req SyncRequest) ([]*connector, error) {
 	for _, t := range req.Tenants {
 		if _, ok := a.cfg.TenantByName(t); !ok {
 			return nil, fmt.Errorf("unknown tenant %q", t)
 		}
 	}
 	for _, s := range req.Streams {
-		if _, ok := streamSpecs()[s]; !ok {
+		if _, ok := streamDefByName(s); !ok {
 			return nil, fmt.Errorf("unknown stream %q", s)
 		}
 	}
-	var out []ingest.Runner
+	var out []*connector
 	for _, c := range a.collectors {
 		if len(req.Tenants) > 0 && !slices.Contains(req.Tenants, c.Tenant()) {
 			continue
@@ -276,31 +293,13 @@ func (a *App) evaluate(ctx context.Context, events []schema.Event) error {
 	return nil
 }
 
-// rebuildDetection replays the stored events the engine's windows and lateness still need, in event-time order,
-// so that a restarted process evaluates new events exactly as the one before it would have.
+// rebuildDetection replays the stored events the engine's windows and lateness still need, every table merged in
+// event-time order, so that a restarted process evaluates new events exactly as the one before it would have.
 func (a *App) rebuildDetection(ctx context.Context) error {
 	now := a.now()
-	from := a.engine.ReplayFrom(now)
-	to := now.Add(24 * time.Hour) // events stamped slightly in the future still count
-	for _, m := range normalize.Mappings() {
-		t := schema.TableByName(m.Table)
-		if t == nil {
-			continue
-		}
-		var events []schema.Event
-		err := a.store.ScanRows(ctx, t, from, to, func(r schema.Row) error {
-			evs, err := m.Map(r)
-			if err == nil {
-				events = append(events, evs...)
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("rebuild detection state from %s: %w", t.Name, err)
-		}
-		if err := a.evaluate(ctx, events); err != nil {
-			return err
-		}
+	events, err := a.storedEvents(ctx, a.engine.ReplayFrom(now), now.Add(24*time.Hour)) // slightly future-stamped events count too
+	if err != nil {
+		return fmt.Errorf("rebuild detection state: %w", err)
 	}
-	return nil
+	return a.evaluate(ctx, events)
 }

@@ -85,7 +85,8 @@ func TestCorpusEventTypes(t *testing.T) {
 		})
 	}
 	for _, tab := range schema.Tables() {
-		if !covered[tab.Name] {
+		// Raw_Event_CL holds events read from raw lines, not API records: TestRawEventRoundTrip covers it.
+		if !covered[tab.Name] && tab.Name != schema.RawEvent.Name {
 			t.Errorf("table %s has no corpus check", tab.Name)
 		}
 	}

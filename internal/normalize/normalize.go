@@ -37,6 +37,7 @@ func Mappings() []Mapping {
 		{Table: schema.MessageRelease.Name, Map: messageReleaseRows},
 		{Table: schema.ArchiveSearch.Name, Map: archiveSearchRows},
 		{Table: schema.ThreatIntel.Name, Map: noEvents(&schema.ThreatIntel)},
+		{Table: schema.RawEvent.Name, Map: rawEventRows},
 	}
 }
 

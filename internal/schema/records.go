@@ -19,13 +19,15 @@ const (
 	FormatNDJSON = "ndjson"
 	// FormatSTIX: a STIX 2 bundle whose objects[] of type indicator are the records.
 	FormatSTIX = "stix"
+	// FormatRawLines: raw log lines read by `castwatch ingest` (no API), one normalized event each.
+	FormatRawLines = "raw-lines"
 )
 
 // RecordSource says where a table's records come from and how to take them out of one response.
 type RecordSource struct {
 	// Endpoint is the HTTP method and path.
 	Endpoint string
-	// Format is one of FormatData, FormatDataList, FormatNDJSON, FormatSTIX.
+	// Format is one of FormatData, FormatDataList, FormatNDJSON, FormatSTIX, FormatRawLines.
 	Format string
 	// ListKey is the key inside data[0] that holds the record list (FormatDataList only).
 	ListKey string
@@ -46,6 +48,7 @@ var recordSources = map[string]RecordSource{
 	"Message_Release_CL":               {"POST /api/gateway/get-held-release-logs", FormatDataList, "heldReleaseLogs"},
 	"Archive_Search_CL":                {"POST /api/archive/get-archive-search-logs", FormatDataList, "logs"},
 	"Threat_Intel_CL":                  {"POST /api/ttp/threat-intel/get-feed", FormatSTIX, ""},
+	"Raw_Event_CL":                     {"castwatch ingest (raw log files, syslog)", FormatRawLines, ""},
 }
 
 // SourceOf returns where the named table's records come from.

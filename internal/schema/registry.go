@@ -17,6 +17,7 @@ func Tables() []*Table {
 		&MessageRelease,
 		&ArchiveSearch,
 		&ThreatIntel,
+		&RawEvent,
 	}
 }
 

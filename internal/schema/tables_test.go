@@ -6,7 +6,7 @@ func TestTablesShape(t *testing.T) {
 	want := []string{"Audit_CL", "Seg_Cg_CL", "Seg_Dlp_CL", "Cloud_Integrated_CL", "Ttp_Url_CL", "Ttp_Attachment_CL",
 		"Ttp_Impersonation_CL", "Awareness_Performance_Details_CL", "Awareness_SafeScore_Details_CL",
 		"Awareness_Watchlist_Details_CL", "Awareness_User_Data_CL", "Message_Release_CL", "Archive_Search_CL",
-		"Threat_Intel_CL"}
+		"Threat_Intel_CL", "Raw_Event_CL"}
 	tables := Tables()
 	if len(tables) != len(want) {
 		t.Fatalf("Tables() has %d tables, want %d", len(tables), len(want))
