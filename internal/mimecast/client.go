@@ -443,6 +443,25 @@ func (r *cancelOnClose) Close() error {
 // json.RawMessage (sent as is). out receives the response: nil discards it, *[]byte gets the raw bytes,
 // anything else is JSON-decoded. A 2xx response whose body reports a failure (fail[] or error) is an *APIError.
 func (c *Client) Do(ctx context.Context, method, path string, body any, out any) error {
+	raw, _, err := c.DoHeader(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	switch o := out.(type) {
+	case nil:
+	case *[]byte:
+		*o = raw
+	default:
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("mimecast %s: decode response: %w", call{method: method, path: path}.label(), err)
+		}
+	}
+	return nil
+}
+
+// DoHeader is Do returning the raw response body and headers, for functions that carry data in headers (the
+// threat-intel feed's next token, the SIEM file name).
+func (c *Client) DoHeader(ctx context.Context, method, path string, body any) ([]byte, http.Header, error) {
 	cl := call{method: method, path: path, authorize: true}
 	switch b := body.(type) {
 	case nil:
@@ -453,29 +472,18 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any)
 	default:
 		data, err := json.Marshal(body)
 		if err != nil {
-			return fmt.Errorf("mimecast %s: encode request: %w", cl.label(), err)
+			return nil, nil, fmt.Errorf("mimecast %s: encode request: %w", cl.label(), err)
 		}
 		cl.body = data
 	}
 	res, err := c.exec(ctx, cl)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := c.checkBody(cl.label(), res); err != nil {
-		return err
+		return nil, res.header, err
 	}
-	switch o := out.(type) {
-	case nil:
-		return nil
-	case *[]byte:
-		*o = res.body
-		return nil
-	default:
-		if err := json.Unmarshal(res.body, out); err != nil {
-			return fmt.Errorf("mimecast %s: decode response: %w", cl.label(), err)
-		}
-		return nil
-	}
+	return res.body, res.header, nil
 }
 
 // checkBody turns a 2xx body that reports a failure into an *APIError.

@@ -484,6 +484,7 @@ func TestDo(t *testing.T) {
 		},
 		"/api/echo": func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
+			w.Header().Set("x-mc-threat-feed-next-token", "next-1")
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(b)
 		},
@@ -526,6 +527,15 @@ func TestDo(t *testing.T) {
 		}
 		if string(raw) != `{"data":[1]}` {
 			t.Errorf("raw = %s", raw)
+		}
+	})
+	t.Run("headers come back", func(t *testing.T) {
+		raw, h, err := e.client.DoHeader(ctx, http.MethodPost, "/api/echo", map[string]any{"data": []int{2}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Get("x-mc-threat-feed-next-token") != "next-1" || string(raw) != `{"data":[2]}` {
+			t.Errorf("header %q, body %s", h.Get("x-mc-threat-feed-next-token"), raw)
 		}
 	})
 	t.Run("unencodable body", func(t *testing.T) {

@@ -151,7 +151,9 @@ func prepareBatch(t *schema.Table, rows []schema.Row) ([][]driver.Value, error) 
 	for _, k := range t.Key {
 		isKey[t.ColumnIndex(k)] = true
 	}
-	seen := make(map[string]struct{}, len(rows))
+	// A key repeated within the batch keeps its first row, or for a snapshot table its last (the newest state).
+	snapshot := schema.IsSnapshot(t.Name)
+	seen := make(map[string]int, len(rows))
 	out := make([][]driver.Value, 0, len(rows))
 	var kb strings.Builder
 	for i, r := range rows {
@@ -165,17 +167,21 @@ func prepareBatch(t *schema.Table, rows []schema.Row) ([][]driver.Value, error) 
 			kb.WriteByte(0)
 		}
 		k := kb.String()
-		if _, dup := seen[k]; dup {
+		if at, dup := seen[k]; dup {
+			if snapshot {
+				out[at] = vals
+			}
 			continue
 		}
-		seen[k] = struct{}{}
+		seen[k] = len(out)
 		out = append(out, vals)
 	}
 	return out, nil
 }
 
 // WriteRows inserts rows into t, ignoring rows whose natural key is stored already or repeats an earlier row of
-// the same batch (the first one wins). It returns how many rows were new. A batch with any invalid row (wrong
+// the same batch (the first one wins); snapshot tables (schema.IsSnapshot) instead keep the newest row per key.
+// It returns how many rows were new (for a snapshot table: new or replaced). A batch with any invalid row (wrong
 // number of values, a value of the wrong type, a null key) writes nothing.
 func (d *DB) WriteRows(ctx context.Context, t *schema.Table, rows []schema.Row) (int, error) {
 	batch, err := prepareBatch(t, rows)
@@ -280,8 +286,9 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 		_ = empty()
 		return 0, err
 	}
-	res, err := c.ExecContext(ctx, fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) SELECT %s FROM %s",
-		ident(t.Name), identList(columnNames(t)), stageSelect(t), ident(stage)))
+	verb, onConflict := insertClauses(t)
+	res, err := c.ExecContext(ctx, fmt.Sprintf("%s %s (%s) SELECT %s FROM %s%s",
+		verb, ident(t.Name), identList(columnNames(t)), stageSelect(t), ident(stage), onConflict))
 	cerr := empty()
 	if err != nil {
 		return 0, err
@@ -296,14 +303,37 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 	return int(n), nil
 }
 
+// insertClauses returns how a batch goes into t. Event tables keep the first row stored for a key (INSERT OR
+// IGNORE): a record seen again is the same record. Snapshot tables (Awareness Training: current state per user)
+// replace the stored row with a newer one, and only a newer one: a redelivered older batch never overwrites state
+// written after it.
+func insertClauses(t *schema.Table) (verb, onConflict string) {
+	if !schema.IsSnapshot(t.Name) {
+		return "INSERT OR IGNORE INTO", ""
+	}
+	key := map[string]bool{}
+	for _, k := range t.Key {
+		key[k] = true
+	}
+	var set []string
+	for _, c := range t.Columns {
+		if !key[c.Name] {
+			set = append(set, fmt.Sprintf("%s = excluded.%s", ident(c.Name), ident(c.Name)))
+		}
+	}
+	return "INSERT INTO", fmt.Sprintf(" ON CONFLICT (%s) DO UPDATE SET %s WHERE excluded.%s >= %s.%s",
+		identList(t.Key), strings.Join(set, ", "), ident("TimeGenerated"), ident(t.Name), ident("TimeGenerated"))
+}
+
 // writeValues sends the batch as prepared multi-row INSERT OR IGNORE … VALUES statements in one transaction.
 func writeValues(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (n int, err error) {
 	ncol := len(t.Columns)
 	per := max(1, valuesPerStatement/ncol)
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
-	head := fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) VALUES ", ident(t.Name), identList(columnNames(t)))
+	verb, onConflict := insertClauses(t)
+	head := fmt.Sprintf("%s %s (%s) VALUES ", verb, ident(t.Name), identList(columnNames(t)))
 	stmtFor := func(rows int) string {
-		return head + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
+		return head + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ") + onConflict
 	}
 	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {

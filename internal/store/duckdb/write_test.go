@@ -386,3 +386,40 @@ func TestQuarantineIsIdempotentPerPosition(t *testing.T) {
 		t.Fatalf("QuarantineCount = %d, %v; want 2", n, err)
 	}
 }
+
+func TestWriteRowsSnapshotKeepsNewestState(t *testing.T) {
+	ctx := context.Background()
+	db := openMem(t)
+	tab := &schema.AwarenessSafeScore
+	at := time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC)
+	row := func(risk string, ingested time.Time) schema.Row {
+		r, err := tab.Decode("acme", json.RawMessage(fmt.Sprintf(
+			`{"emailAddress":"amy@example.com","name":"Amy","department":"Sales","risk":%q,"humanError":"B","sentiment":"C","engagement":"D","knowledge":"A","userState":"ACTIVE"}`,
+			risk)), ingested)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	risk := func() string {
+		res, err := db.Query(ctx, `SELECT risk FROM Awareness_SafeScore_Details_CL`)
+		if err != nil || len(res.Rows) != 1 {
+			t.Fatalf("want one row per user, got %v %v", res, err)
+		}
+		return res.Rows[0][0].(string)
+	}
+	if n, err := db.WriteRows(ctx, tab, []schema.Row{row("C", at)}); err != nil || n != 1 {
+		t.Fatalf("first write: %d %v", n, err)
+	}
+	if n, err := db.WriteRows(ctx, tab, []schema.Row{row("F", at.Add(time.Hour))}); err != nil || n != 1 || risk() != "F" {
+		t.Fatalf("a newer snapshot must replace the row: %d %v %s", n, err, risk())
+	}
+	// A redelivered older batch does not overwrite the newer state.
+	if _, err := db.WriteRows(ctx, tab, []schema.Row{row("C", at)}); err != nil || risk() != "F" {
+		t.Fatalf("an older snapshot overwrote the newer one: %v %s", err, risk())
+	}
+	// Within one batch the last row for a key wins.
+	if _, err := db.WriteRows(ctx, tab, []schema.Row{row("B", at.Add(2*time.Hour)), row("A", at.Add(2*time.Hour))}); err != nil || risk() != "A" {
+		t.Fatalf("the batch's newest row must win: %v %s", err, risk())
+	}
+}
