@@ -251,7 +251,14 @@ func (s *Sim) handleAuditEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	recs := s.collect(time.Unix(c.Q.Start, 0), time.Unix(c.Q.End, 0), time.Unix(c.AsOf, 0), c.Q.keep)
+	recs := s.resultSet(c, func() []any {
+		found := s.collect(time.Unix(c.Q.Start, 0), time.Unix(c.Q.End, 0), time.Unix(c.AsOf, 0), c.Q.keep)
+		out := make([]any, len(found))
+		for i := range found {
+			out[i] = found[i]
+		}
+		return out
+	})
 	s.writePage(w, c, size, len(recs), func(lo, hi int) any { return recs[lo:hi] })
 }
 

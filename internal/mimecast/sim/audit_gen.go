@@ -32,8 +32,9 @@ const (
 
 // event is one generated audit record with its parsed time.
 type event struct {
-	t   time.Time
-	rec schema.AuditRecord
+	t     time.Time
+	rec   schema.AuditRecord
+	story string // the story the record belongs to, "" for everyday records
 }
 
 // sprayAttempt is one logon of the daily password spray.
@@ -220,6 +221,8 @@ func (s *Sim) generate(h int64) []event {
 		}
 	}
 
+	g.addAuditStories(h)
+
 	tenant := fmt.Sprintf("%d|%s", len(s.users), s.opts.Domain)
 	for i := range g.evs {
 		g.evs[i].rec.ID = auditID(s.opts.Seed, tenant, h, i)
@@ -261,6 +264,8 @@ func authInfo(kind string, u *user, t time.Time, ip, app, method, extra string) 
 // ipFor picks the source address of a user's call from app.
 func (g *gen) ipFor(u *user, app string) string {
 	switch {
+	case u.steady:
+		return g.s.offices[0]
 	case app == "Mobile" && g.r.IntN(10) < 7:
 		return fmt.Sprintf("172.56.%d.%d", 1+g.r.IntN(250), 1+g.r.IntN(250))
 	case app == "Administration Console" && !u.remote:

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -94,15 +95,23 @@ func (s *Sim) handleToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// dataCall wraps a data endpoint: method check (method), bearer authentication, rate limiting and 5xx injection.
-func (s *Sim) dataCall(method string, h http.HandlerFunc) http.Handler {
+// dataCall wraps a data endpoint of a product: method check (method), authentication (a bearer token, or for
+// /api/... functions an API 1.0 HMAC signature), the product licence (403 app_forbidden), rate limiting and 5xx
+// injection.
+func (s *Sim) dataCall(product, method string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != method {
 			w.Header().Set("Allow", method)
 			writeJSON(w, http.StatusMethodNotAllowed, failBody("method_not_allowed", "Method Not Allowed"))
 			return
 		}
-		if !s.authorize(w, r) {
+		v1 := strings.HasPrefix(r.Header.Get("Authorization"), "MC ") && strings.HasPrefix(r.URL.Path, "/api/")
+		if v1 && !s.authorizeV1(w, r) || !v1 && !s.authorize(w, r) {
+			return
+		}
+		if slices.Contains(s.opts.MissingProducts, product) {
+			s.count(func(st *Stats) { st.Forbidden++ })
+			writeJSON(w, http.StatusForbidden, failBody("app_forbidden", "Forbidden to perform the requested operation"))
 			return
 		}
 		if s.rateLimited(w, r.URL.Path) {

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -11,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -45,11 +42,21 @@ func parseLogFilter(path string, raw json.RawMessage) (auditQuery, logFilter, *v
 		return auditQuery{}, f, &validationError{codeBadBody, "data[0] is not a valid filter object"}
 	}
 	q := auditQuery{Path: path, Oldest: f.OldestFirst}
+	fromName, toName := "from", "to"
+	if names, ok := logDateFields[path]; ok {
+		fromName, toName = names[0], names[1]
+		var alt struct {
+			Start *string `json:"start"`
+			End   *string `json:"end"`
+		}
+		_ = json.Unmarshal(raw, &alt)
+		f.From, f.To = alt.Start, alt.End
+	}
 	for _, fld := range []struct {
 		name string
 		v    *string
 		dst  *int64
-	}{{"from", f.From, &q.Start}, {"to", f.To, &q.End}} {
+	}{{fromName, f.From, &q.Start}, {toName, f.To, &q.End}} {
 		switch {
 		case fld.v == nil:
 			return q, f, &validationError{codeNull, fld.name + " must not be null"}
@@ -63,13 +70,13 @@ func parseLogFilter(path string, raw json.RawMessage) (auditQuery, logFilter, *v
 		*fld.dst = t.Unix()
 	}
 	if q.Start > q.End {
-		return q, f, &validationError{codeDateRange, "from must not be after to"}
+		return q, f, &validationError{codeDateRange, fromName + " must not be after " + toName}
 	}
 	// Every other field is part of the query a page token is bound to.
 	var rest map[string]any
 	_ = json.Unmarshal(raw, &rest)
-	delete(rest, "from")
-	delete(rest, "to")
+	delete(rest, fromName)
+	delete(rest, toName)
 	delete(rest, "oldestFirst")
 	if len(rest) > 0 {
 		b, _ := json.Marshal(rest)
@@ -102,14 +109,21 @@ func (s *Sim) collectLogs(path string, from, to, asOf time.Time, oldest bool, ke
 	if !ok {
 		return nil
 	}
-	var out []map[string]any
-	for h := floorDiv(lo.Unix(), 3600); h <= floorDiv(hi.Unix(), 3600); h++ {
+	var found []logRec
+	for h := floorDiv(lo.Unix(), 3600) - logLookbackHours[path]; h <= floorDiv(hi.Unix(), 3600); h++ {
 		for _, lr := range s.mailFlow(h).logs[path] {
 			if lr.t.Before(lo) || lr.t.After(hi) || (keep != nil && !keep(lr.rec)) {
 				continue
 			}
-			out = append(out, lr.rec)
+			found = append(found, lr)
 		}
+	}
+	if logLookbackHours[path] > 0 {
+		slices.SortStableFunc(found, func(a, b logRec) int { return a.t.Compare(b.t) })
+	}
+	out := make([]map[string]any, len(found))
+	for i, lr := range found {
+		out[i] = lr.rec
 	}
 	if !oldest {
 		slices.Reverse(out)
@@ -192,7 +206,14 @@ func (s *Sim) handleLogs(w http.ResponseWriter, r *http.Request) {
 			_ = json.Unmarshal([]byte(c.Q.Extra), &filter)
 		}
 	}
-	recs := s.collectLogs(path, time.Unix(c.Q.Start, 0), time.Unix(c.Q.End, 0), time.Unix(c.AsOf, 0), c.Q.Oldest, filter.keep)
+	recs := s.resultSet(c, func() []any {
+		found := s.collectLogs(path, time.Unix(c.Q.Start, 0), time.Unix(c.Q.End, 0), time.Unix(c.AsOf, 0), c.Q.Oldest, filter.keep)
+		out := make([]any, len(found))
+		for i := range found {
+			out[i] = found[i]
+		}
+		return out
+	})
 	listKey := logListKeys[path]
 	s.writePage(w, c, size, len(recs), func(lo, hi int) any {
 		item := map[string]any{listKey: recs[lo:hi]}
@@ -201,27 +222,6 @@ func (s *Sim) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 		return []any{item}
 	})
-}
-
-// SIEMEvents returns the Cloud Gateway SIEM events of one type with timestamp in [from, to] that exist now (batch
-// files lag behind; see SIEMAvailableUntil), oldest first, as the NDJSON lines of the batch files.
-func (s *Sim) SIEMEvents(siemType string, from, to time.Time) ([]json.RawMessage, error) {
-	if !slices.Contains(SIEMTypes, siemType) {
-		return nil, fmt.Errorf("unknown SIEM type %q", siemType)
-	}
-	lo, hi, ok := s.visible(from, to)
-	if !ok {
-		return nil, nil
-	}
-	var out []map[string]any
-	for h := floorDiv(lo.Unix(), 3600); h <= floorDiv(hi.Unix(), 3600); h++ {
-		for _, lr := range s.mailFlow(h).siem[siemType] {
-			if !lr.t.Before(lo) && !lr.t.After(hi) {
-				out = append(out, lr.rec)
-			}
-		}
-	}
-	return marshalAll(out), nil
 }
 
 // SIEMAvailableUntil is the end of the newest SIEM batch period the tenant lists now: events before it are in
@@ -259,166 +259,4 @@ func (s *Sim) verify(tok string, enc *base64.Encoding, v any) bool {
 // siemError writes the SIEM routes' error shape {"error":{"code","message"}}.
 func siemError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "message": msg}})
-}
-
-// handleSIEMBatch serves GET /siem/v1/batch/events/cg: pages of pre-signed batch-file URLs.
-func (s *Sim) handleSIEMBatch(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	size := siemPageMax
-	if v := q.Get("pageSize"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > siemPageMax {
-			siemError(w, http.StatusBadRequest, "invalid_parameter", "pageSize must be between 1 and 100")
-			return
-		}
-		size = n
-	}
-	var c siemCursor
-	if tok := q.Get("nextPage"); tok != "" {
-		if !s.verify(tok, base64.StdEncoding, &c) {
-			siemError(w, http.StatusBadRequest, "invalid_parameter", "nextPage is not a valid token")
-			return
-		}
-	}
-	typ := q.Get("type")
-	switch {
-	case typ == "" && c.Type != "":
-		typ = c.Type
-	case !slices.Contains(SIEMTypes, typ):
-		siemError(w, http.StatusBadRequest, "invalid_parameter", fmt.Sprintf("type %q is not one of %s", typ, strings.Join(SIEMTypes, ", ")))
-		return
-	case c.Type != "" && c.Type != typ:
-		siemError(w, http.StatusBadRequest, "invalid_parameter", "nextPage belongs to another type")
-		return
-	}
-	day := func(name string) (int64, bool) {
-		v := q.Get(name)
-		if v == "" {
-			return 0, true
-		}
-		t, err := time.Parse("2006-01-02", v)
-		if err != nil {
-			siemError(w, http.StatusBadRequest, "invalid_parameter", name+" must be a date yyyy-MM-dd")
-			return 0, false
-		}
-		return t.Unix(), true
-	}
-	startDay, ok := day("dateRangeStartsAt")
-	if !ok {
-		return
-	}
-	endDay, ok := day("dateRangeEndsAt")
-	if !ok {
-		return
-	}
-	if endDay != 0 && startDay > endDay {
-		siemError(w, http.StatusBadRequest, "invalid_parameter", "dateRangeStartsAt must not be after dateRangeEndsAt")
-		return
-	}
-
-	now := s.opts.Now().UTC()
-	first := max(startDay, s.origin.Truncate(siemPeriod).Unix())
-	if c.After != 0 {
-		first = max(first, c.After+int64(siemPeriod/time.Second))
-	}
-	last := s.SIEMAvailableUntil().Add(-siemPeriod).Unix() // start of the newest listed period
-	if endDay != 0 {
-		last = min(last, endDay+86400-int64(siemPeriod/time.Second))
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	expiry := now.Add(siemURLTTL)
-	value := []map[string]any{}
-	next := siemCursor{Type: typ, After: c.After}
-	caughtUp := true
-	step := int64(siemPeriod / time.Second)
-	for p := first - floorMod(first, step); p <= last; p += step {
-		if p < first {
-			continue
-		}
-		body := s.siemFile(typ, p)
-		if body == nil {
-			next.After = p
-			continue
-		}
-		if len(value) == size {
-			caughtUp = false
-			break
-		}
-		id := s.sign(siemFileRef{Type: typ, Period: p, Expiry: expiry.Unix()}, base64.RawURLEncoding)
-		value = append(value, map[string]any{
-			"url":    fmt.Sprintf("%s://%s%s%s", scheme, r.Host, siemFilePrefix, id),
-			"expiry": expiry.Format("2006-01-02T15:04:05.000Z"),
-			"size":   len(body),
-		})
-		next.After = p
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"value":      value,
-		"@nextPage":  s.sign(next, base64.StdEncoding),
-		"isCaughtUp": caughtUp,
-	})
-}
-
-// siemFileRef is the signed content of a batch-file URL.
-type siemFileRef struct {
-	Type   string `json:"t"`
-	Period int64  `json:"p"`
-	Expiry int64  `json:"x"`
-}
-
-// siemFile returns the gzip NDJSON file of one type and period, or nil when the period has no events.
-func (s *Sim) siemFile(typ string, period int64) []byte {
-	key := typ + "|" + strconv.FormatInt(period, 10)
-	s.mu.Lock()
-	b, ok := s.files[key]
-	s.mu.Unlock()
-	if ok {
-		return b
-	}
-	from := time.Unix(period, 0).UTC()
-	var lines bytes.Buffer
-	for _, lr := range s.mailFlow(floorDiv(period, 3600)).siem[typ] {
-		if lr.t.Before(from) || !lr.t.Before(from.Add(siemPeriod)) || lr.t.Before(s.origin) {
-			continue
-		}
-		line, _ := json.Marshal(lr.rec)
-		lines.Write(line)
-		lines.WriteByte('\n')
-	}
-	if lines.Len() > 0 {
-		var gz bytes.Buffer
-		zw := gzip.NewWriter(&gz)
-		_, _ = zw.Write(lines.Bytes())
-		_ = zw.Close()
-		b = gz.Bytes()
-	}
-	s.mu.Lock()
-	s.files[key] = b
-	s.mu.Unlock()
-	return b
-}
-
-// handleSIEMFile serves a pre-signed batch file: no Authorization needed, 403 once the URL has expired.
-func (s *Sim) handleSIEMFile(w http.ResponseWriter, r *http.Request) {
-	var ref siemFileRef
-	id := strings.TrimPrefix(r.URL.Path, siemFilePrefix)
-	if r.Method != http.MethodGet || !s.verify(id, base64.RawURLEncoding, &ref) {
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = io.WriteString(w, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>")
-		return
-	}
-	if s.opts.Now().Unix() > ref.Expiry {
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = io.WriteString(w, "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>")
-		return
-	}
-	body := s.siemFile(ref.Type, ref.Period)
-	w.Header().Set("Content-Type", "application/gzip")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	_, _ = w.Write(body)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -20,7 +21,25 @@ const (
 	PathTTPImpersonation = "/api/ttp/impersonation/get-logs"
 	PathDLP              = "/api/dlp/get-logs"
 	PathSIEMBatchCG      = "/siem/v1/batch/events/cg"
+	PathHeldRelease      = "/api/gateway/get-held-release-logs"
+	PathArchiveSearch    = "/api/archive/get-archive-search-logs"
 )
+
+// logProducts maps each log function to the product it belongs to.
+var logProducts = map[string]string{
+	PathTTPURL: ProductTTP, PathTTPAttachment: ProductTTP, PathTTPImpersonation: ProductTTP, PathDLP: ProductDLP,
+	PathHeldRelease: ProductGateway, PathArchiveSearch: ProductArchive,
+}
+
+// logLookbackHours is how many hours before a window a function's records may have been generated (records
+// stored with the message that caused them but timed later).
+var logLookbackHours = map[string]int64{PathHeldRelease: 4}
+
+// logDateFields are the names of the window fields of the functions that do not use from/to.
+var logDateFields = map[string][2]string{
+	PathHeldRelease:   {"start", "end"},
+	PathArchiveSearch: {"start", "end"},
+}
 
 // logListKeys maps each mail-log function to the data[0] key of its records.
 var logListKeys = map[string]string{
@@ -28,6 +47,8 @@ var logListKeys = map[string]string{
 	PathTTPAttachment:    "attachmentLogs",
 	PathTTPImpersonation: "impersonationLogs",
 	PathDLP:              "dlpLogs",
+	PathHeldRelease:      "heldReleaseLogs",
+	PathArchiveSearch:    "logs",
 }
 
 // SIEMTypes are the Cloud Gateway batch types the tenant produces.
@@ -40,18 +61,42 @@ var SIEMTypes = []string{
 type logRec struct {
 	t   time.Time
 	rec map[string]any
+	raw json.RawMessage // the record as served (SIEM events), filled on first use by rawOf
+}
+
+// siemRec makes the logRec of a complete SIEM event.
+func siemRec(t time.Time, rec map[string]any) logRec { return logRec{t: t, rec: rec} }
+
+// rawOf returns list[i] as JSON, marshalling it once (the list belongs to a cached hour).
+func (s *Sim) rawOf(list []logRec, i int) json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if list[i].raw == nil {
+		list[i].raw, _ = json.Marshal(list[i].rec)
+	}
+	return list[i].raw
 }
 
 // mailHour holds everything the mail flow of one hour produced.
 type mailHour struct {
 	logs map[string][]logRec // by function path, oldest first
 	siem map[string][]logRec // by SIEM type, oldest first
+	msgs []message           // the messages, in generation order
 }
 
 var externalDomains = []string{
 	"northwind-traders.example", "contoso-mail.example", "fabrikam.example", "adventure-works.example",
 	"tailspin.example", "newsletters.example", "invoices-online.example",
 }
+
+// personalDomains are public mail providers (personal addresses).
+var personalDomains = []string{"gmail.com", "outlook.com", "yahoo.com", "proton.me", "gmx.com"}
+
+// inboundVerdicts and inboundWeights (per 1000 inbound messages) set how often each verdict occurs.
+var (
+	inboundVerdicts = []string{"clean", "spam", "url", "badurl", "attachment", "badattachment", "impersonation", "av"}
+	inboundWeights  = []int{855, 80, 40, 4, 12, 4, 3, 2}
+)
 
 var lookalikeDomains = []string{"rnicrosoft-support.example", "paypa1-billing.example", "docu-sign-secure.example"}
 
@@ -95,17 +140,35 @@ type message struct {
 	senderIP             string
 	verdict              string // clean, spam, url, badurl, attachment, badattachment, impersonation, av, dlp
 	attachment, fileHash string
+	size                 int    // bytes; 0 draws a typical size
+	policy               string // DLP policy; "" draws one
 }
+
+// messagesPerMailboxDay is the average number of messages a mailbox sends or receives per day.
+const messagesPerMailboxDay = 100
+
+// activityHoursPerDay is the mean over a week of the daily sum of activity(): the divisor that turns a daily
+// volume into an hourly rate at peak.
+const activityHoursPerDay = 10.0
 
 // generateMail builds the mail flow of one hour from the seed alone.
 func (s *Sim) generateMail(h int64) mailHour {
 	r := rngFor(s.opts.Seed, "mail", h)
 	base := time.Unix(h*3600, 0).UTC()
 	m := mailHour{logs: map[string][]logRec{}, siem: map[string][]logRec{}}
-	n := poisson(r, float64(len(s.users))*1.2*s.activity(base))
+	rate := float64(len(s.users)) * messagesPerMailboxDay / activityHoursPerDay
+	n := poisson(r, rate*s.activity(base))
 	for i := range n {
 		msg := s.makeMessage(r, base.Add(time.Duration(r.IntN(3600-600))*time.Second), h, i)
-		s.emit(r, &m, msg, h*100000+int64(i)*10)
+		s.emit(r, &m, msg, h*1000000+int64(i)*10)
+		m.msgs = append(m.msgs, msg)
+	}
+	for range poisson(r, float64(max(1, s.admins))*0.6*s.activity(base)) {
+		s.archiveSearch(r, &m, base.Add(time.Duration(r.IntN(3600))*time.Second))
+	}
+	for k, msg := range s.storyMessages(h) {
+		s.emit(r, &m, msg, h*1000000+int64(n+k)*10)
+		m.msgs = append(m.msgs, msg)
 	}
 	for _, list := range []map[string][]logRec{m.logs, m.siem} {
 		for k := range list {
@@ -132,13 +195,15 @@ func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 	case k < 7:
 		msg.route, msg.sender, msg.recipient = "inbound", ext, u.email
 		msg.senderIP = fmt.Sprintf("%d.%d.%d.%d", pick(r, []int{40, 52, 104, 185, 203, 209}), r.IntN(256), r.IntN(256), 1+r.IntN(250))
-		msg.verdict = []string{"clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean", "clean",
-			"clean", "clean", "clean", "spam", "spam", "url", "url", "badurl", "attachment", "badattachment", "impersonation", "av"}[r.IntN(22)]
+		msg.verdict = inboundVerdicts[weighted(r, inboundWeights)]
 	case k < 9:
+		if r.IntN(30) == 0 {
+			ext = strings.ReplaceAll(strings.ToLower(u.name), " ", ".") + "@" + pick(r, personalDomains)
+		}
 		msg.route, msg.sender, msg.recipient = "outbound", u.email, ext
 		msg.senderIP = s.offices[r.IntN(len(s.offices))]
 		msg.verdict = "clean"
-		if r.IntN(12) == 0 {
+		if r.IntN(150) == 0 {
 			msg.verdict = "dlp"
 		}
 	default:
@@ -154,18 +219,28 @@ func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 		msg.sender = strings.ReplaceAll(strings.ToLower(ceo.name), " ", ".") + "@" + pick(r, lookalikeDomains)
 		msg.subject = pick(r, []string{"Urgent wire transfer", "Are you available?", "Gift cards needed today"})
 	}
-	id := hashBytes(s.opts.Seed, "message", strconv.FormatInt(h, 10), strconv.Itoa(i))
-	unix := strconv.FormatInt(t.Unix(), 10)
-	msg.messageID = fmt.Sprintf("<%s-%d@%s>", hex.EncodeToString(id[:8]), 10000+int(id[8])*100+int(id[9]), strings.Split(msg.sender, "@")[1])
-	msg.aggregateID = base64.RawURLEncoding.EncodeToString(id[10:26]) + "_" + unix
-	msg.procID = base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "processing", msg.aggregateID)) + "_" + unix
 	if strings.Contains(msg.verdict, "attachment") || msg.verdict == "av" {
 		msg.attachment = pick(r, []string{"invoice_%d.pdf", "statement_%d.xlsx", "scan_%d.docm", "payment_%d.zip"})
 		msg.attachment = fmt.Sprintf(msg.attachment, 1000+r.IntN(9000))
+	}
+	s.finishMessage(&msg, h, i)
+	return msg
+}
+
+// finishMessage sets the identifiers of a message (and the hash of its attachment) from its hour and index.
+func (s *Sim) finishMessage(msg *message, h int64, i int) {
+	if msg.senderName == "" {
+		msg.senderName = strings.Split(msg.sender, "@")[0]
+	}
+	id := hashBytes(s.opts.Seed, "message", strconv.FormatInt(h, 10), strconv.Itoa(i))
+	unix := strconv.FormatInt(msg.t.Unix(), 10)
+	msg.messageID = fmt.Sprintf("<%s-%d@%s>", hex.EncodeToString(id[:8]), 10000+int(id[8])*100+int(id[9]), strings.Split(msg.sender, "@")[1])
+	msg.aggregateID = base64.RawURLEncoding.EncodeToString(id[10:26]) + "_" + unix
+	msg.procID = base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "processing", msg.aggregateID)) + "_" + unix
+	if msg.attachment != "" {
 		sum := sha256.Sum256([]byte(msg.attachment + msg.aggregateID))
 		msg.fileHash = hex.EncodeToString(sum[:])
 	}
-	return msg
 }
 
 // accountID is the tenant's Mimecast account code.
@@ -184,7 +259,7 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		}
 	}
 	add := func(typ string, d time.Duration, rec map[string]any) {
-		m.siem[typ] = append(m.siem[typ], logRec{t: time.UnixMilli(rec["timestamp"].(int64)).UTC(), rec: rec})
+		m.siem[typ] = append(m.siem[typ], siemRec(time.UnixMilli(rec["timestamp"].(int64)).UTC(), rec))
 	}
 	direction := map[string]string{"inbound": "Inbound", "outbound": "Outbound", "internal": "Internal"}[msg.route]
 	held := msg.verdict == "spam" || msg.verdict == "badattachment" || msg.verdict == "impersonation" || msg.verdict == "av"
@@ -198,6 +273,9 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		nAtt, attachments = "1", strconv.Quote(msg.attachment)
 	}
 	size := strconv.Itoa(2000 + r.IntN(60000))
+	if msg.size > 0 {
+		size = strconv.Itoa(msg.size)
+	}
 
 	if msg.route == "internal" {
 		rec := common("journal", 0, nil)
@@ -217,6 +295,13 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		}
 		add("receipt", 0, rec)
 	}
+	attSize := "0"
+	switch {
+	case msg.attachment != "" && msg.size > 8000:
+		attSize = strconv.Itoa(msg.size - 6000)
+	case msg.attachment != "":
+		attSize = "1153"
+	}
 	proc := common("process", 2*time.Second, action)
 	var holdReason any
 	if held {
@@ -225,7 +310,7 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 	for k, v := range map[string]any{
 		"action": action, "attachments": attachments, "emailSize": size, "holdReason": holdReason,
 		"messageId": msg.messageID, "numberAttachments": nAtt, "senderEnvelope": msg.sender,
-		"subject": msg.subject, "totalSizeAttachments": map[bool]string{true: "1153", false: "0"}[msg.attachment != ""],
+		"subject": msg.subject, "totalSizeAttachments": attSize,
 	} {
 		proc[k] = v
 	}
@@ -350,6 +435,9 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		add("av", 0, rec)
 	case "dlp":
 		policy := pick(r, []string{"Confidential", "PCI - Card Numbers", "PII - National IDs"})
+		if msg.policy != "" {
+			policy = msg.policy
+		}
 		at := msg.t.Add(time.Second)
 		for _, act := range []string{"notification", "hold"} {
 			m.logs[PathDLP] = append(m.logs[PathDLP], logRec{t: at, rec: map[string]any{
@@ -357,6 +445,9 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 				"eventTime": formatAPI(at), "route": msg.route, "policy": policy, "action": act, "messageId": msg.messageID,
 			}})
 		}
+	}
+	if held && r.IntN(10) < 3 {
+		s.heldRelease(r, m, msg)
 	}
 	if msg.route == "internal" && r.IntN(20) == 0 {
 		rec := common("internal email protect", time.Second, nil)
@@ -373,3 +464,53 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 
 // formatAPI is the /api functions' date style.
 func formatAPI(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05-0700") }
+
+// heldRelease records an administrator releasing or rejecting a held message some minutes to hours later.
+func (s *Sim) heldRelease(r *rand.Rand, m *mailHour, msg message) {
+	op := &s.users[r.IntN(max(1, s.admins))]
+	at := msg.t.Add(time.Duration(5*60+r.IntN(4*3600-10*60)) * time.Second)
+	status, reason := "released", any(nil)
+	if msg.verdict != "spam" || r.IntN(4) == 0 {
+		status = "rejected"
+		reason = pick(r, []string{"Message goes against email policies", "Message contains undesirable content", "Inappropriate communication"})
+	}
+	heldReason := map[string]string{"spam": "Default Spam Scanning Definition", "badattachment": "Attachment Protection - Sandbox",
+		"impersonation": "High-Confidence Impersonation Protection", "av": "Anti-Virus"}[msg.verdict]
+	id := "eNo" + base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "held", msg.aggregateID)[:30])
+	decision := map[string]string{"spam": "spam"}[msg.verdict]
+	if decision == "" {
+		decision = "malicious"
+	}
+	rec := map[string]any{
+		"id": id, "status": status, "heldReason": heldReason, "messageInfo": pick(r, []string{"Graymail", "Held by policy", "Suspicious content"}),
+		"released": formatAPI(at), "operator": map[string]any{"emailAddress": op.email},
+		"fromEnv": map[string]any{"emailAddress": msg.sender}, "fromHdr": map[string]any{"emailAddress": msg.sender, "displayableName": msg.senderName},
+		"to": []map[string]any{{"emailAddress": msg.recipient}}, "subject": msg.subject, "attachments": msg.attachment != "",
+		"route": msg.route, "size": 2000 + r.IntN(60000), "policy": heldReason, "spamScore": r.IntN(20),
+		"detectionLevel": pick(r, []string{"relaxed", "moderate", "aggressive"}),
+		"spamProcessingDetail": map[string]any{
+			"rbl": map[string]any{"allow": true, "info": ""}, "greyEmail": false,
+			"spf": map[string]any{"allow": true, "info": "allow"}, "dkim": map[string]any{"allow": true, "info": "unknown"},
+			"dmarc":   map[string]any{"allow": true, "info": "allow"},
+			"verdict": map[string]any{"decision": decision, "description": "", "risk": "medium"},
+		},
+	}
+	if reason != nil {
+		rec["rejectReason"] = reason
+	}
+	m.logs[PathHeldRelease] = append(m.logs[PathHeldRelease], logRec{t: at, rec: rec})
+}
+
+// archiveSearch records an administrator searching the archive.
+func (s *Sim) archiveSearch(r *rand.Rand, m *mailHour, at time.Time) {
+	op := &s.users[r.IntN(max(1, s.admins))]
+	text := pick(r, []string{"", "[Route : outbound]", "invoice", "wire transfer", "payroll", s.users[r.IntN(len(s.users))].email})
+	if len(m.msgs) > 0 && r.IntN(3) == 0 {
+		text = m.msgs[r.IntN(len(m.msgs))].messageID
+	}
+	m.logs[PathArchiveSearch] = append(m.logs[PathArchiveSearch], logRec{t: at, rec: map[string]any{
+		"createTime": formatAPI(at), "emailAddr": op.email, "source": "archive", "searchText": text,
+		"searchReason": pick(r, []string{"", "", "Investigation", "Legal hold"}),
+		"description":  pick(r, []string{"Message Tracking Search", "Threat Remediation search", "Audit [Page 1] - Depth 100"}),
+	}})
+}

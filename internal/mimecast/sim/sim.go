@@ -1,6 +1,6 @@
 // Package sim is a simulated Mimecast tenant: an HTTP server that speaks the documented API 2.0 (OAuth2 client
-// credentials, the /api/... envelope, pagination, rate limits) over deterministic, generated data, with switchable
-// faults. castwatch uses it for tests and demonstrations.
+// credentials, the /api/... envelope, pagination, rate limits) and the legacy API 1.0 (HMAC-SHA1 signed requests)
+// over deterministic, generated data, with switchable faults. castwatch uses it for tests and demonstrations.
 //
 // Routes:
 //
@@ -11,37 +11,59 @@
 //	POST /api/ttp/attachment/get-logs       data[0].attachmentLogs[]
 //	POST /api/ttp/impersonation/get-logs    data[0].impersonationLogs[] (+ resultCount)
 //	POST /api/dlp/get-logs                  data[0].dlpLogs[]
-//	GET  /siem/v1/batch/events/cg           value[]{url,expiry,size}, @nextPage, isCaughtUp
+//	POST /api/gateway/get-held-release-logs data[0].heldReleaseLogs[]; dates start/end
+//	POST /api/archive/get-archive-search-logs data[0].logs[]; dates start/end
+//	POST /api/awareness-training/company/get-{performance,safe-score,watchlist}-details   snapshots in data[]
+//	POST /api/awareness-training/phishing/campaign/get-campaign      campaigns in data[] (body optional)
+//	POST /api/awareness-training/phishing/campaign/get-user-data     data[0].items[] of campaign data[0].id
+//	POST /api/ttp/threat-intel/get-feed     a STIX bundle per call; next token in x-mc-threat-feed-next-token
+//	POST /api/audit/get-siem-logs           API 1.0 SIEM files: one per call, mc-siem-token, isLastToken at the end
+//	GET  /siem/v1/batch/events/cg           value[]{url,expiry,size}, @nextPage, isCaughtUp (SIEMTypes)
+//	GET  /siem/v1/batch/events/ci           the same for the Cloud Integrated types (CITypes)
 //	GET  /siem-files/<signed id>            the pre-signed gzip NDJSON batch files (no Authorization)
 //
+// The /api/... functions accept a bearer token or an API 1.0 signature (Authorization "MC accessKey:signature",
+// x-mc-date, x-mc-req-id, x-mc-app-id; see V1Signature); the SIEM batch routes take bearer tokens only. A product in
+// Options.MissingProducts answers HTTP 403 app_forbidden.
+//
 // Data is generated per UTC hour from the seed, so the records of a past hour never change and advancing the
-// clock only reveals more. Ground truth is available directly (AuditRecords, LogRecords, SIEMEvents, Sprays) so
-// tests can compare what a client collected with what the tenant holds. Faults never change the ground truth: a
-// correct client still reaches every record.
+// clock only reveals more. A mailbox sends or receives about 100 messages a day (working hours of the account's
+// zone, quieter at weekends), with spam, viruses, URL and attachment protection, impersonation and DLP hits at
+// plausible rates. Each UTC day also holds one of every attack story (Stories): a password spray, a logon from a
+// new country followed by a forwarding rule to a public mail provider, malicious links clicked by a user with a
+// SAFE score of F, DLP holds and a large message to a personal address. Ground truth is available directly
+// (AuditRecords, LogRecords, SIEMEvents, AwarenessRecords, ThreatIntelIndicators, LegacySIEMFiles, Sprays,
+// Stories, and APITruth / SIEMTruth for what the data faults serve) so tests can compare what a client collected
+// with what the tenant holds. Faults never change the ground truth: a correct client still reaches every record.
 //
 // The /api/... functions answer newest first (oldestFirst flips the mail logs), filter time inclusively, use a
 // default page size of DefaultPageSize and at most Options.PageSizeMax (larger requests are clamped; the
 // response's meta.pagination.pageSize says so). Dates are accepted as 2006-01-02T15:04:05-0700 or RFC 3339;
 // anything else is HTTP 200 with fail[] (err_validation_...). Page tokens are opaque, signed, bound to the function
 // and query that produced them, and pin the result set to the moment of the first page. A follow-up may resend the
-// filter with the token or send the token alone.
+// filter with the token or send the token alone. The Awareness Training functions are snapshots of the current
+// state that change slowly from day to day.
 //
 // SIEM batches: one file per type and 15-minute period, listed 15 minutes after the period ends; @nextPage is a
 // cursor that stays valid as new batches arrive; file URLs expire an hour after listing (HTTP 403 afterwards).
 //
-// Faults (ParseFaults): ratelimit (per-path call budget per window, 429 with X-RateLimit-* headers, Reset in ms),
-// 5xx (500 internal-error or 503, never more than two in a row on a path), tokenexpiry (tokens stop working after
-// Options.TokenUses data calls), emptypage (every result set ends with an empty page whose next is the dummy
-// "String"), emptymid (some follow-up pages are first answered empty with a real next token), slow (added
-// latency on every call). Rate limiting and 5xx apply to the data routes, not to /oauth/token or batch files.
+// Transport faults (ParseFaults; "all" selects them): ratelimit (per-path call budget per window, 429 with
+// X-RateLimit-* headers, Reset in ms), 5xx (500 internal-error or 503, never more than two in a row on a path),
+// tokenexpiry (tokens stop working after Options.TokenUses data calls), emptypage (every result set ends with an
+// empty page whose next is the dummy "String"), emptymid (some follow-up pages are first answered empty with a real
+// next token), slow (added latency on every call). Rate limiting and 5xx apply to the data routes, not to
+// /oauth/token or batch files. Data faults ("data" selects them): dupes, gzipfail, expiredurl, badjson (see Faults).
 package sim
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -105,7 +127,30 @@ type Options struct {
 	SlowMin, SlowMax time.Duration
 	// EmptyMidRate is the share of follow-up pages first answered empty under the emptymid fault. Default 0.3.
 	EmptyMidRate float64
+
+	// AccessKey and SecretKey (base64) are the API 1.0 binding the tenant accepts in HMAC-signed requests.
+	AccessKey, SecretKey string
+	// AppID and AppKey are the registered API 1.0 application (x-mc-app-id and the key in the signed data).
+	AppID, AppKey string
+	// MissingProducts lists products the tenant is not licensed for (Product* constants); their endpoints answer
+	// HTTP 403 app_forbidden.
+	MissingProducts []string
 }
+
+// Products the tenant's endpoints belong to (for Options.MissingProducts).
+const (
+	ProductAudit       = "audit"       // get-audit-events, get-categories
+	ProductTTP         = "ttp"         // TTP URL, attachment and impersonation logs
+	ProductDLP         = "dlp"         // DLP logs
+	ProductSIEM        = "siem"        // SIEM batch routes (cg, ci) and get-siem-logs
+	ProductAwareness   = "awareness"   // Awareness Training functions
+	ProductGateway     = "gateway"     // held-release logs
+	ProductArchive     = "archive"     // archive search logs
+	ProductThreatIntel = "threatintel" // threat-intel feed
+)
+
+// products lists the known product names.
+var products = []string{ProductAudit, ProductTTP, ProductDLP, ProductSIEM, ProductAwareness, ProductGateway, ProductArchive, ProductThreatIntel}
 
 // Stats counts what the tenant served and which faults it injected.
 type Stats struct {
@@ -133,6 +178,18 @@ type Stats struct {
 	EmptyMidPages int
 	// Slowed counts calls that were delayed under the slow fault.
 	Slowed int
+	// DuplicateURLs counts batch listings that repeated a file URL under the dupes fault.
+	DuplicateURLs int
+	// ExpiredURLs counts batch-file downloads refused with 403 because the URL had expired.
+	ExpiredURLs int
+	// FileFailures counts batch-file downloads that failed (500 or truncated gzip) under the gzipfail fault.
+	FileFailures int
+	// Forbidden counts calls refused with app_forbidden because the tenant lacks the product.
+	Forbidden int
+	// BadSignatures counts API 1.0 calls refused with err_xdk_invalid_signature.
+	BadSignatures int
+	// BindingExpired counts API 1.0 calls refused with 418 err_xdk_binding_expired.
+	BindingExpired int
 }
 
 // Sim is a simulated Mimecast tenant. It is safe for concurrent use.
@@ -147,17 +204,25 @@ type Sim struct {
 	offices []string       // office egress addresses
 	integIP string         // address of the SIEM/threat-intel integration
 
-	mu       sync.Mutex
-	stats    Stats
-	tokens   map[string]*token
-	tokenN   uint64
-	callN    map[string]uint64 // per-path data call counter (fault decisions)
-	faultRun map[string]int    // per-path consecutive injected 5xx
-	windows  map[string]*rateWindow
-	buckets  map[int64][]event // generated hours, immutable once made
-	mail     map[int64]mailHour
-	files    map[string][]byte // gzip batch files by file id
-	days     map[int64]daySpray
+	mu        sync.Mutex
+	stats     Stats
+	tokens    map[string]*token
+	tokenN    uint64
+	callN     map[string]uint64 // per-path data call counter (fault decisions)
+	faultRun  map[string]int    // per-path consecutive injected 5xx
+	windows   map[string]*rateWindow
+	buckets   map[int64][]event // generated hours, immutable once made
+	mail      map[int64]mailHour
+	files     map[string]siemFileData // batch files by type|period
+	listings  map[string]int          // how often each batch file was listed (expiredurl)
+	downloads map[string]int          // how often each batch file was fetched (gzipfail)
+	ci        map[int64]map[string][]logRec
+	days      map[int64]daySpray
+	plans     map[int64]dayPlan
+
+	results map[string][]any // result sets by cursor (resultSet)
+
+	bindingExpired bool // API 1.0 calls answer 418 (ExpireBinding)
 }
 
 type token struct {
@@ -189,6 +254,16 @@ func New(opts Options) (*Sim, error) {
 	}
 	if opts.SlowMin < 0 || opts.SlowMax < opts.SlowMin && opts.SlowMax != 0 {
 		return nil, fmt.Errorf("slow latency range %s..%s is invalid", opts.SlowMin, opts.SlowMax)
+	}
+	for _, p := range opts.MissingProducts {
+		if !slices.Contains(products, p) {
+			return nil, fmt.Errorf("unknown product %q (valid: %s)", p, strings.Join(products, ", "))
+		}
+	}
+	if opts.SecretKey != "" {
+		if _, err := base64.StdEncoding.DecodeString(opts.SecretKey); err != nil {
+			return nil, fmt.Errorf("secret key must be base64: %w", err)
+		}
 	}
 	if opts.Mailboxes == 0 {
 		opts.Mailboxes = DefaultMailboxes
@@ -242,20 +317,36 @@ func New(opts Options) (*Sim, error) {
 	if opts.EmptyMidRate == 0 {
 		opts.EmptyMidRate = DefaultEmptyMidRate
 	}
+	for _, d := range []struct {
+		v   *string
+		def string
+	}{
+		{&opts.AccessKey, DefaultAccessKey}, {&opts.SecretKey, DefaultSecretKey}, {&opts.AppID, DefaultAppID}, {&opts.AppKey, DefaultAppKey},
+	} {
+		if *d.v == "" {
+			*d.v = d.def
+		}
+	}
 	s := &Sim{
-		opts:     opts,
-		origin:   opts.Start.Add(-time.Duration(opts.Days) * 24 * time.Hour),
-		key:      hashBytes(opts.Seed, "page-token-key"),
-		tokens:   map[string]*token{},
-		callN:    map[string]uint64{},
-		faultRun: map[string]int{},
-		windows:  map[string]*rateWindow{},
-		buckets:  map[int64][]event{},
-		mail:     map[int64]mailHour{},
-		files:    map[string][]byte{},
-		days:     map[int64]daySpray{},
+		opts:      opts,
+		origin:    opts.Start.Add(-time.Duration(opts.Days) * 24 * time.Hour),
+		key:       hashBytes(opts.Seed, "page-token-key"),
+		tokens:    map[string]*token{},
+		callN:     map[string]uint64{},
+		faultRun:  map[string]int{},
+		windows:   map[string]*rateWindow{},
+		buckets:   map[int64][]event{},
+		mail:      map[int64]mailHour{},
+		files:     map[string]siemFileData{},
+		listings:  map[string]int{},
+		downloads: map[string]int{},
+		ci:        map[int64]map[string][]logRec{},
+		days:      map[int64]daySpray{},
+		plans:     map[int64]dayPlan{},
+		results:   map[string][]any{},
 	}
 	s.users = makeUsers(opts.Seed, opts.Mailboxes, opts.Domain)
+	markHabits(opts.Seed, s.users)
 	s.acct = accountZone(opts.Seed)
 	for s.admins < len(s.users) && s.users[s.admins].admin {
 		s.admins++
@@ -289,12 +380,18 @@ func (s *Sim) Mailboxes() []string {
 func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/oauth/token", s.handleToken)
-	mux.Handle("/api/audit/get-audit-events", s.dataCall(http.MethodPost, s.handleAuditEvents))
-	mux.Handle("/api/audit/get-categories", s.dataCall(http.MethodPost, s.handleAuditCategories))
+	mux.Handle(PathAuditEvents, s.dataCall(ProductAudit, http.MethodPost, s.handleAuditEvents))
+	mux.Handle("/api/audit/get-categories", s.dataCall(ProductAudit, http.MethodPost, s.handleAuditCategories))
 	for path := range logListKeys {
-		mux.Handle(path, s.dataCall(http.MethodPost, s.handleLogs))
+		mux.Handle(path, s.dataCall(logProducts[path], http.MethodPost, s.handleLogs))
 	}
-	mux.Handle(PathSIEMBatchCG, s.dataCall(http.MethodGet, s.handleSIEMBatch))
+	for _, path := range atPaths {
+		mux.Handle(path, s.dataCall(ProductAwareness, http.MethodPost, s.handleAwareness))
+	}
+	mux.Handle(PathThreatIntel, s.dataCall(ProductThreatIntel, http.MethodPost, s.handleThreatIntel))
+	mux.Handle(PathSIEMLogs, s.dataCall(ProductSIEM, http.MethodPost, s.handleSIEMLogs))
+	mux.Handle(PathSIEMBatchCG, s.dataCall(ProductSIEM, http.MethodGet, s.siemBatch(siemRouteCG)))
+	mux.Handle(PathSIEMBatchCI, s.dataCall(ProductSIEM, http.MethodGet, s.siemBatch(siemRouteCI)))
 	mux.HandleFunc(siemFilePrefix, s.handleSIEMFile)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{

@@ -81,6 +81,8 @@ type user struct {
 	mfa     bool   // logs on with a second factor
 	apps    []string
 	methods []string
+	steady  bool // always logs on from the first office (the new-country story's victims)
+	risky   bool // poor security awareness: SAFE score F (the malicious-click story's victims)
 }
 
 var firstNames = []string{
@@ -147,6 +149,33 @@ func makeUsers(seed int64, n int, domain string) []user {
 		users = append(users, u)
 	}
 	return users
+}
+
+// markHabits flags the steady users (who always log on from one place) and the risky users (poor awareness
+// scores). Both depend on the seed and the user's position only; each set has at least one member.
+func markHabits(seed int64, users []user) {
+	steady, risky := -1, -1
+	for i := range users {
+		u := &users[i]
+		if !u.admin && !u.remote && unitFloat(seed, "steady", uint64(i)) < 0.3 {
+			u.steady = true
+			steady = i
+		}
+		if !u.admin && unitFloat(seed, "risky", uint64(i)) < 0.1 {
+			u.risky = true
+			risky = i
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	last := len(users) - 1
+	if steady < 0 {
+		users[last].steady = true
+	}
+	if risky < 0 {
+		users[last].risky = true
+	}
 }
 
 // accountZone is the account's own zone: working hours and administration console times follow it.
