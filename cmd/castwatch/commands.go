@@ -77,6 +77,12 @@ func syncPass(ctx context.Context, g *globals, a *app.App, req app.SyncRequest) 
 	pr.done()
 	fmt.Fprintf(g.stdout, "sync: %d pages, %d records fetched, %d new rows stored, %d quarantined in %s\n",
 		st.Pages, st.Fetched, st.New, st.Quarantined, time.Since(start).Round(time.Millisecond))
+	for _, c := range a.Connectors() {
+		if c.State == app.StateUnavailable {
+			fmt.Fprintf(g.stdout, "sync: %s/%s unavailable (the API application lacks this product or permission): %s\n",
+				c.Tenant, c.Stream, c.LastError)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("sync failed: %w", err)
 	}
@@ -273,7 +279,7 @@ func (f *simFlags) register(cmd *cobra.Command) {
 	cmd.Flags().Int64Var(&f.seed, "seed", 1, "seed of the simulated data")
 	cmd.Flags().IntVar(&f.mailboxes, "mailboxes", 50, "number of simulated mailboxes")
 	cmd.Flags().IntVar(&f.days, "days", 7, "days of simulated history")
-	cmd.Flags().StringVar(&f.faults, "faults", "", "comma-separated faults to inject: "+strings.Join([]string{"ratelimit", "5xx", "tokenexpiry", "emptypage", "emptymid", "slow", "all"}, ", "))
+	cmd.Flags().StringVar(&f.faults, "faults", "", "comma-separated faults to inject: "+strings.Join([]string{"ratelimit", "5xx", "tokenexpiry", "emptypage", "emptymid", "slow", "all", "dupes", "gzipfail", "expiredurl", "badjson", "data"}, ", "))
 }
 
 func (f *simFlags) options(clientID, secret string) (sim.Options, error) {

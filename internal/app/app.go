@@ -205,10 +205,26 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (ingest.PipelineStats, 
 	}
 	runners := make([]ingest.Runner, len(selected))
 	for i, c := range selected {
-		runners[i] = c
+		runners[i] = tolerateUnavailable{c, a.log}
 	}
 	p := &ingest.Pipeline{Source: a.bus, Consumer: a.consumer, Collectors: runners, Logger: a.log}
 	return p.Run(ctx)
+}
+
+// tolerateUnavailable runs a connector in a sync pass: a stream the tenant's product or permissions do not cover
+// is reported in its status (and by the CLI) but does not fail the pass of the other streams.
+type tolerateUnavailable struct {
+	c   *connector
+	log *slog.Logger
+}
+
+func (t tolerateUnavailable) Run(ctx context.Context) (collect.Stats, error) {
+	st, err := t.c.Run(ctx)
+	if err != nil && isUnavailable(err) {
+		t.log.Warn("stream unavailable for this tenant", "tenant", t.c.Tenant(), "stream", t.c.Stream(), "err", err)
+		return st, nil
+	}
+	return st, err
 }
 
 func (a *App) selectCollectors(req SyncRequest) ([]*connector, error) {

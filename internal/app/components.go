@@ -9,6 +9,8 @@ import (
 
 	"github.com/castwatch/castwatch/internal/bus"
 	"github.com/castwatch/castwatch/internal/collect"
+	"github.com/castwatch/castwatch/internal/collect/awareness"
+	"github.com/castwatch/castwatch/internal/collect/threatintel"
 	"github.com/castwatch/castwatch/internal/config"
 	"github.com/castwatch/castwatch/internal/detect"
 	"github.com/castwatch/castwatch/internal/mimecast"
@@ -55,9 +57,44 @@ type streamDef struct {
 
 // streamDefs lists every stream, in collection order.
 func streamDefs() []streamDef {
+	const (
+		apiEvery       = 15 * time.Minute // Sentinel polls these hourly; 15 minutes is the minimum window
+		awarenessEvery = time.Hour        // snapshots change slowly; only changes are stored
+		intelEvery     = time.Hour
+	)
 	return []streamDef{
-		{Name: "audit", Interval: 15 * time.Minute, Build: windowed(collect.AuditSpec())},
+		{Name: collect.StreamAudit, Interval: apiEvery, Build: windowed(collect.AuditSpec())},
+		{Name: collect.StreamDLP, Interval: apiEvery, Build: windowed(collect.DLPSpec())},
+		{Name: collect.StreamTTPURL, Interval: apiEvery, Build: windowed(collect.TTPURLSpec())},
+		{Name: collect.StreamTTPAttachment, Interval: apiEvery, Build: windowed(collect.TTPAttachmentSpec())},
+		{Name: collect.StreamTTPImpersonation, Interval: apiEvery, Build: windowed(collect.TTPImpersonationSpec())},
+		{Name: collect.StreamMessageRelease, Interval: apiEvery, Build: windowed(collect.MessageReleaseSpec())},
+		{Name: collect.StreamArchiveSearch, Interval: apiEvery, Build: windowed(collect.ArchiveSearchSpec())},
+		{Name: awareness.StreamPerformance, Interval: awarenessEvery, Build: snapshot(awareness.StreamPerformance)},
+		{Name: awareness.StreamSafeScore, Interval: awarenessEvery, Build: snapshot(awareness.StreamSafeScore)},
+		{Name: awareness.StreamWatchlist, Interval: awarenessEvery, Build: snapshot(awareness.StreamWatchlist)},
+		{Name: awareness.StreamUserData, Interval: awarenessEvery, Build: snapshot(awareness.StreamUserData)},
+		{Name: threatintel.Stream, Interval: intelEvery, Build: threatIntel},
 	}
+}
+
+// snapshot builds an Awareness Training collector, which stores only the users whose state changed.
+func snapshot(stream string) func(d collectorDeps) (Runner, error) {
+	return func(d collectorDeps) (Runner, error) {
+		return awareness.New(awareness.Config{
+			Tenant: d.tenant.Name, Stream: stream, Client: d.client, Publisher: d.bus, Checkpoints: d.bus.Checkpoints(),
+			Now: d.now, Logger: d.log, Metrics: d.metrics, Progress: d.progress,
+		})
+	}
+}
+
+// threatIntel builds the threat-intel feed collector (customer and grid feeds).
+func threatIntel(d collectorDeps) (Runner, error) {
+	return threatintel.New(threatintel.Config{
+		Tenant: d.tenant.Name, Stream: threatintel.Stream, Client: d.client, Publisher: d.bus,
+		Checkpoints: d.bus.Checkpoints(), Now: d.now, Logger: d.log, Metrics: d.metrics, Progress: d.progress,
+		Lookback: time.Duration(d.cfg.Sync.Lookback),
+	})
 }
 
 // windowed builds a collector for a windowed /api log function.

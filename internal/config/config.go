@@ -23,7 +23,10 @@ import (
 const DefaultBaseURL = "https://api.services.mimecast.com"
 
 // KnownStreams lists the stream names a tenant may enable, in collection order.
-var KnownStreams = []string{"audit"}
+var KnownStreams = []string{
+	"audit", "dlp", "ttp_url", "ttp_attachment", "ttp_impersonation", "message_release", "archive_search",
+	"at_performance", "at_safescore", "at_watchlist", "at_userdata", "threat_intel",
+}
 
 // Secret is a credential. It prints as "[redacted]" in logs, errors, YAML and JSON so that it cannot leak by
 // accident; Reveal returns the value for the one place that needs it.

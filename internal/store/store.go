@@ -35,6 +35,21 @@ type Result struct {
 	Rows    [][]any
 }
 
+// Connector is the saved status of one tenant's stream, as serve and sync last saw it.
+type Connector struct {
+	Tenant      string        `json:"tenant"`
+	Stream      string        `json:"stream"`
+	State       string        `json:"state"`
+	LastRun     time.Time     `json:"last_run,omitzero"`
+	LastSuccess time.Time     `json:"last_success,omitzero"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastErrorAt time.Time     `json:"last_error_at,omitzero"`
+	Rows        int64         `json:"rows"`
+	Pages       int64         `json:"pages"`
+	Interval    time.Duration `json:"interval"`
+	Updated     time.Time     `json:"updated"`
+}
+
 // Store is the storage castwatch writes collected data, quarantined input and alerts to.
 type Store interface {
 	// WriteRows inserts rows into t, ignoring rows whose natural key is already stored. It returns how many rows
@@ -52,6 +67,10 @@ type Store interface {
 	SetAlertStatus(ctx context.Context, ids []string, status string) (int, error)
 	// Alerts lists alerts, newest first.
 	Alerts(ctx context.Context, f AlertFilter) ([]schema.Alert, error)
+	// SaveConnector stores a connector's status; Rows and Pages are added to the stored totals.
+	SaveConnector(ctx context.Context, c Connector) error
+	// Connectors lists the saved connector statuses by tenant and stream.
+	Connectors(ctx context.Context) ([]Connector, error)
 	// Query runs one read-only SQL statement.
 	Query(ctx context.Context, sql string, args ...any) (*Result, error)
 	// Close releases the store.

@@ -99,3 +99,7 @@ func (f *fakeStore) SetAlertStatus(context.Context, []string, string) (int, erro
 }
 
 func (f *fakeStore) Close() error { return nil }
+
+func (f *fakeStore) SaveConnector(context.Context, store.Connector) error { return errNotUsed }
+
+func (f *fakeStore) Connectors(context.Context) ([]store.Connector, error) { return nil, errNotUsed }

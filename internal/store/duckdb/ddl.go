@@ -133,6 +133,22 @@ var migrations = []migration{
 			status VARCHAR NOT NULL DEFAULT 'new'
 		)`,
 	}},
+	{2, "connectors", []string{
+		`CREATE TABLE IF NOT EXISTS connectors (
+			tenant VARCHAR NOT NULL,
+			stream VARCHAR NOT NULL,
+			state VARCHAR NOT NULL,
+			last_run TIMESTAMP,
+			last_success TIMESTAMP,
+			last_error VARCHAR,
+			last_error_at TIMESTAMP,
+			rows BIGINT NOT NULL DEFAULT 0,
+			pages BIGINT NOT NULL DEFAULT 0,
+			interval_seconds BIGINT,
+			updated TIMESTAMP NOT NULL,
+			PRIMARY KEY (tenant, stream)
+		)`,
+	}},
 }
 
 // SchemaVersion is the migration version a store opened by this build is at.
