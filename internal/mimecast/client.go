@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -498,6 +499,37 @@ func (c *Client) checkBody(label string, res *result) error {
 	}
 	return &APIError{Path: label, Status: res.status, Code: f.Code, Message: msg, Retryable: f.Retryable}
 }
+
+// PostFile calls a function that answers with a file (API 1.0 get-siem-logs): the request body is JSON, and the
+// response headers and unread body are returned; the caller closes the body. Retries, rate limits and
+// authorization work as for Do.
+func (c *Client) PostFile(ctx context.Context, path string, body any) (http.Header, io.ReadCloser, error) {
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mimecast %s: encode request: %w", path, err)
+	}
+	cl := call{method: http.MethodPost, path: path, body: data, accept: "*/*", authorize: true, stream: true}
+	res, err := c.exec(ctx, cl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(res.header.Get("Content-Type")); mt != "application/json" {
+		return res.header, res.stream, nil
+	}
+	// A JSON answer is no file: an end marker, or a failure reported with HTTP 200.
+	defer res.stream.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.stream, maxJSONAnswer))
+	if err != nil {
+		return nil, nil, fmt.Errorf("mimecast %s: read response: %w", cl.label(), err)
+	}
+	if err := c.checkBody(cl.label(), &result{status: res.status, header: res.header, body: raw}); err != nil {
+		return res.header, nil, err
+	}
+	return res.header, io.NopCloser(bytes.NewReader(raw)), nil
+}
+
+// maxJSONAnswer caps a JSON answer of a file function read into memory.
+const maxJSONAnswer = 1 << 20
 
 // GetFile downloads a pre-signed file URL (SIEM batch files) and returns its body as a stream. It never sends
 // the Mimecast credentials. Transient failures are retried; an expired URL (403/404) is a permanent *APIError.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -147,5 +148,59 @@ func TestGetFileCancel(t *testing.T) {
 	cancel()
 	if _, err := io.ReadAll(rc); !errors.Is(err, context.Canceled) {
 		t.Errorf("read after cancel: %v, want context.Canceled", err)
+	}
+}
+
+func TestPostFile(t *testing.T) {
+	zipBody := []byte("PK\x03\x04 a zip file")
+	calls := 0
+	e := newEnv(t, map[string]http.HandlerFunc{
+		"/api/audit/get-siem-logs": func(w http.ResponseWriter, r *http.Request) {
+			calls++
+			var req struct {
+				Data []struct {
+					Token string `json:"token"`
+				} `json:"data"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&req)
+			switch tok := req.Data[0].Token; {
+			case calls == 1:
+				w.WriteHeader(http.StatusServiceUnavailable) // retried
+			case tok == "":
+				w.Header().Set("Content-Type", "application/octet-stream")
+				w.Header().Set("mc-siem-token", "tok-2")
+				_, _ = w.Write(zipBody)
+			case tok == "tok-2":
+				jsonHandler(200, `{"meta":{"isLastToken":true,"status":200},"data":[],"fail":[]}`)(w, r)
+			default:
+				jsonHandler(200, `{"meta":{"status":200},"fail":[{"errors":[{"code":"err_audit_siem_invalid_token","message":"bad token","retryable":false}]}]}`)(w, r)
+			}
+		},
+	})
+	ctx := context.Background()
+	body := func(token string) map[string]any {
+		return map[string]any{"data": []map[string]any{{"type": "MTA", "compress": true, "token": token}}}
+	}
+	h, rc, err := e.client.PostFile(ctx, "/api/audit/get-siem-logs", body(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, zipBody) || h.Get("mc-siem-token") != "tok-2" || calls != 2 {
+		t.Fatalf("file %q, token %q after %d calls", got, h.Get("mc-siem-token"), calls)
+	}
+	_, rc, err = e.client.PostFile(ctx, "/api/audit/get-siem-logs", body("tok-2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := io.ReadAll(rc)
+	if !bytes.Contains(end, []byte(`"isLastToken":true`)) {
+		t.Fatalf("end marker %s", end)
+	}
+	_, _, err = e.client.PostFile(ctx, "/api/audit/get-siem-logs", body("stale"))
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Code != "err_audit_siem_invalid_token" || !IsPermanent(err) {
+		t.Fatalf("a fail[] answer must be a permanent APIError, got %v", err)
 	}
 }

@@ -1,0 +1,5 @@
+//go:build !race
+
+package siem
+
+const raceEnabled = false
