@@ -105,6 +105,9 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (a *App, err err
 	if err := a.buildCollectors(cfg, opts); err != nil {
 		return nil, err
 	}
+	if err := a.loadConnectorStatus(ctx); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -138,13 +141,13 @@ func (a *App) buildCollectors(cfg config.Config, opts Options) error {
 				return fmt.Errorf("tenant %s: stream %q has no collector", t.Name, stream)
 			}
 			r, err := def.Build(collectorDeps{
-				cfg: cfg, tenant: t, client: client, bus: a.bus, now: a.now,
+				cfg: cfg, tenant: t, client: client, clientOpts: copts, bus: a.bus, now: a.now,
 				log: a.log, metrics: collectMetrics, progress: a.reportProgress,
 			})
 			if err != nil {
 				return fmt.Errorf("tenant %s stream %s: %w", t.Name, stream, err)
 			}
-			a.collectors = append(a.collectors, &connector{Runner: r, interval: interval(cfg, def)})
+			a.collectors = append(a.collectors, &connector{Runner: r, interval: interval(cfg, def), save: a.saveConnector})
 		}
 	}
 	return nil

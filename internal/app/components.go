@@ -10,6 +10,8 @@ import (
 	"github.com/castwatch/castwatch/internal/bus"
 	"github.com/castwatch/castwatch/internal/collect"
 	"github.com/castwatch/castwatch/internal/collect/awareness"
+	"github.com/castwatch/castwatch/internal/collect/siem"
+	"github.com/castwatch/castwatch/internal/collect/siemlegacy"
 	"github.com/castwatch/castwatch/internal/collect/threatintel"
 	"github.com/castwatch/castwatch/internal/config"
 	"github.com/castwatch/castwatch/internal/detect"
@@ -35,14 +37,16 @@ type Rewinder interface {
 
 // collectorDeps is what a stream's factory builds its collector from.
 type collectorDeps struct {
-	cfg      config.Config
-	tenant   config.Tenant
-	client   *mimecast.Client
-	bus      *bus.Bus
-	now      func() time.Time
-	log      *slog.Logger
-	metrics  *collect.Metrics
-	progress func(collect.Progress)
+	cfg    config.Config
+	tenant config.Tenant
+	client *mimecast.Client
+	// clientOpts are the options the API 2.0 client was built with, for collectors that need another client.
+	clientOpts []mimecast.Option
+	bus        *bus.Bus
+	now        func() time.Time
+	log        *slog.Logger
+	metrics    *collect.Metrics
+	progress   func(collect.Progress)
 }
 
 // streamDef describes a stream castwatch can collect.
@@ -61,6 +65,8 @@ func streamDefs() []streamDef {
 		apiEvery       = 15 * time.Minute // Sentinel polls these hourly; 15 minutes is the minimum window
 		awarenessEvery = time.Hour        // snapshots change slowly; only changes are stored
 		intelEvery     = time.Hour
+		siemEvery      = 5 * time.Minute  // batch files appear about every 15 minutes; lists are cheap
+		legacyEvery    = 15 * time.Minute // a new file about every 30 minutes
 	)
 	return []streamDef{
 		{Name: collect.StreamAudit, Interval: apiEvery, Build: windowed(collect.AuditSpec())},
@@ -75,7 +81,41 @@ func streamDefs() []streamDef {
 		{Name: awareness.StreamWatchlist, Interval: awarenessEvery, Build: snapshot(awareness.StreamWatchlist)},
 		{Name: awareness.StreamUserData, Interval: awarenessEvery, Build: snapshot(awareness.StreamUserData)},
 		{Name: threatintel.Stream, Interval: intelEvery, Build: threatIntel},
+		{Name: siem.StreamCG, Interval: siemEvery, Build: siemBatch(siem.StreamCG)},
+		{Name: siem.StreamCI, Interval: siemEvery, Build: siemBatch(siem.StreamCI)},
+		{Name: siemlegacy.Stream, Interval: legacyEvery, Build: siemLegacy},
 	}
+}
+
+// siemBatch builds a SIEM batch-file collector (Cloud Gateway or Cloud Integrated).
+func siemBatch(stream string) func(d collectorDeps) (Runner, error) {
+	return func(d collectorDeps) (Runner, error) {
+		return siem.New(siem.Config{
+			Tenant: d.tenant.Name, Stream: stream, Client: d.client, Publisher: d.bus, Checkpoints: d.bus.Checkpoints(),
+			Now: d.now, Logger: d.log, Metrics: d.metrics, Progress: d.progress, Lookback: time.Duration(d.cfg.Sync.Lookback),
+		})
+	}
+}
+
+// siemLegacy builds the API 1.0 get-siem-logs collector: the same client, signed with the tenant's HMAC keys.
+func siemLegacy(d collectorDeps) (Runner, error) {
+	v1 := d.tenant.V1
+	if v1 == nil {
+		return nil, fmt.Errorf("stream %s needs the tenant's API 1.0 credentials (v1)", siemlegacy.Stream)
+	}
+	signer, err := mimecast.NewHMACSigner(mimecast.HMACConfig{AppID: v1.AppID, AppKey: v1.AppKey.Reveal(),
+		AccessKey: v1.AccessKey.Reveal(), SecretKey: v1.SecretKey.Reveal()}, d.now, nil)
+	if err != nil {
+		return nil, err
+	}
+	client, err := mimecast.New(mimecast.Config{BaseURL: v1.BaseURL}, append(d.clientOpts, mimecast.WithAuthorizer(signer))...)
+	if err != nil {
+		return nil, err
+	}
+	return siemlegacy.New(siemlegacy.Config{
+		Tenant: d.tenant.Name, Client: client, Publisher: d.bus, Checkpoints: d.bus.Checkpoints(),
+		Now: d.now, Logger: d.log, Metrics: d.metrics, Progress: d.progress,
+	})
 }
 
 // snapshot builds an Awareness Training collector, which stores only the users whose state changed.

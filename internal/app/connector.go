@@ -9,6 +9,7 @@ import (
 
 	"github.com/castwatch/castwatch/internal/collect"
 	"github.com/castwatch/castwatch/internal/mimecast"
+	"github.com/castwatch/castwatch/internal/store"
 )
 
 // Connector states.
@@ -41,6 +42,8 @@ type ConnectorStatus struct {
 type connector struct {
 	Runner
 	interval time.Duration
+	// save, when set, persists the status after each run with that run's rows and pages.
+	save func(ctx context.Context, st ConnectorStatus, run collect.Stats)
 
 	mu     sync.Mutex
 	status ConnectorStatus
@@ -56,6 +59,11 @@ func (c *connector) Run(ctx context.Context) (collect.Stats, error) {
 	c.status.State, c.status.LastRun = StateRunning, start
 	c.mu.Unlock()
 	st, err := c.Runner.Run(ctx)
+	defer func() {
+		if c.save != nil {
+			c.save(context.WithoutCancel(ctx), c.Status(), st)
+		}
+	}()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.status.Rows += int64(st.Rows)
@@ -95,6 +103,36 @@ func (c *connector) unavailable() bool {
 func isUnavailable(err error) bool {
 	var ae *mimecast.APIError
 	return errors.As(err, &ae) && ae.Status == http.StatusForbidden
+}
+
+// saveConnector stores a connector's status after a run; a failure to save is logged, never fatal.
+func (a *App) saveConnector(ctx context.Context, st ConnectorStatus, run collect.Stats) {
+	err := a.store.SaveConnector(ctx, store.Connector{
+		Tenant: st.Tenant, Stream: st.Stream, State: st.State, LastRun: st.LastRun, LastSuccess: st.LastSuccess,
+		LastError: st.LastError, LastErrorAt: st.LastErrorAt, Rows: int64(run.Rows), Pages: int64(run.Pages),
+		Interval: st.Interval, Updated: a.now(),
+	})
+	if err != nil {
+		a.log.Warn("connector status not saved", "tenant", st.Tenant, "stream", st.Stream, "err", err)
+	}
+}
+
+// loadConnectorStatus starts each connector's status from what the store saved, so totals and the last success
+// survive restarts.
+func (a *App) loadConnectorStatus(ctx context.Context) error {
+	saved, err := a.store.Connectors(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range a.collectors {
+		for _, s := range saved {
+			if s.Tenant == c.Tenant() && s.Stream == c.Stream() {
+				c.status = ConnectorStatus{State: s.State, LastRun: s.LastRun, LastSuccess: s.LastSuccess,
+					LastError: s.LastError, LastErrorAt: s.LastErrorAt, Rows: s.Rows, Pages: s.Pages}
+			}
+		}
+	}
+	return nil
 }
 
 // Connectors returns the status of every configured tenant stream.

@@ -25,7 +25,22 @@ const DefaultBaseURL = "https://api.services.mimecast.com"
 // KnownStreams lists the stream names a tenant may enable, in collection order.
 var KnownStreams = []string{
 	"audit", "dlp", "ttp_url", "ttp_attachment", "ttp_impersonation", "message_release", "archive_search",
-	"at_performance", "at_safescore", "at_watchlist", "at_userdata", "threat_intel",
+	"at_performance", "at_safescore", "at_watchlist", "at_userdata", "threat_intel", "siem_cg", "siem_ci",
+	"siem_legacy",
+}
+
+// LegacyStream is the stream that needs API 1.0 credentials (Tenant.V1); the others use API 2.0.
+const LegacyStream = "siem_legacy"
+
+// V1 holds a tenant's API 1.0 (HMAC) credentials, needed only for the legacy SIEM stream.
+type V1 struct {
+	// BaseURL is the account's regional API 1.0 host, e.g. https://eu-api.mimecast.com.
+	BaseURL       string `yaml:"base_url"`
+	AppID         string `yaml:"app_id"`
+	AppKey        Secret `yaml:"app_key"`
+	AccessKey     Secret `yaml:"access_key"`
+	SecretKey     Secret `yaml:"secret_key"`
+	SecretKeyFile string `yaml:"secret_key_file"`
 }
 
 // Secret is a credential. It prints as "[redacted]" in logs, errors, YAML and JSON so that it cannot leak by
@@ -109,8 +124,10 @@ type Tenant struct {
 	ClientIDFile     string `yaml:"client_id_file"`
 	ClientSecret     Secret `yaml:"client_secret"`
 	ClientSecretFile string `yaml:"client_secret_file"`
-	// Streams are the enabled streams; empty means all known streams.
+	// Streams are the enabled streams; empty means every API 2.0 stream, plus siem_legacy when V1 is set.
 	Streams []string `yaml:"streams"`
+	// V1 enables the legacy SIEM stream (API 1.0).
+	V1 *V1 `yaml:"v1"`
 }
 
 // NATS configures the bus.
@@ -285,6 +302,16 @@ func resolveFiles(cfg *Config) error {
 			}
 			t.ClientID = v
 		}
+		if t.V1 != nil && t.V1.SecretKeyFile != "" {
+			if !t.V1.SecretKey.IsZero() {
+				return fmt.Errorf("config: tenants[%d].v1: set secret_key or secret_key_file, not both", i)
+			}
+			v, err := readSecretFile(t.V1.SecretKeyFile)
+			if err != nil {
+				return fmt.Errorf("config: tenants[%d].v1.secret_key_file: %w", i, err)
+			}
+			t.V1.SecretKey = NewSecret(v)
+		}
 		if t.ClientSecretFile != "" {
 			if !t.ClientSecret.IsZero() {
 				return fmt.Errorf("config: tenants[%d]: set client_secret or client_secret_file, not both", i)
@@ -320,7 +347,11 @@ func fillTenantDefaults(cfg *Config) {
 		}
 		t.BaseURL = strings.TrimRight(t.BaseURL, "/")
 		if len(t.Streams) == 0 {
-			t.Streams = append([]string(nil), KnownStreams...)
+			for _, s := range KnownStreams {
+				if s != LegacyStream || t.V1 != nil {
+					t.Streams = append(t.Streams, s)
+				}
+			}
 		}
 	}
 }
@@ -393,8 +424,25 @@ func (c *Config) Validate() error {
 			add("%s.client_secret: required (set client_secret, client_secret_file or MIMECAST_CLIENT_SECRET)", p)
 		}
 		for j, s := range t.Streams {
-			if !isKnownStream(s) {
+			switch {
+			case !isKnownStream(s):
 				add("%s.streams[%d] %q: unknown stream (known: %s)", p, j, s, strings.Join(KnownStreams, ", "))
+			case s == LegacyStream && t.V1 == nil:
+				add("%s.streams[%d] %q: needs API 1.0 credentials (set %s.v1)", p, j, s, p)
+			}
+		}
+		if v := t.V1; v != nil {
+			if msg := checkBaseURL(v.BaseURL); msg != "" {
+				add("%s.v1.base_url %q: %s", p, v.BaseURL, msg)
+			}
+			for _, f := range []struct {
+				name  string
+				empty bool
+			}{{"app_id", v.AppID == ""}, {"app_key", v.AppKey.IsZero()}, {"access_key", v.AccessKey.IsZero()},
+				{"secret_key", v.SecretKey.IsZero()}} {
+				if f.empty {
+					add("%s.v1.%s: required for the legacy SIEM stream", p, f.name)
+				}
 			}
 		}
 	}

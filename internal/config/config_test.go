@@ -84,9 +84,13 @@ func TestTenantFromEnvironment(t *testing.T) {
 	if len(cfg.Tenants) != 1 {
 		t.Fatalf("want one tenant, got %d", len(cfg.Tenants))
 	}
+	// Without API 1.0 credentials the default streams are every API 2.0 stream, not siem_legacy.
+	if KnownStreams[len(KnownStreams)-1] != LegacyStream {
+		t.Fatal("the legacy stream is expected last in KnownStreams")
+	}
 	tn := cfg.Tenants[0]
 	if tn.Name != "default" || tn.BaseURL != DefaultBaseURL || tn.ClientID != "id-1" ||
-		tn.ClientSecret.Reveal() != "s3cr3t-from-file" || strings.Join(tn.Streams, ",") != strings.Join(KnownStreams, ",") {
+		tn.ClientSecret.Reveal() != "s3cr3t-from-file" || strings.Join(tn.Streams, ",") != strings.Join(KnownStreams[:len(KnownStreams)-1], ",") {
 		t.Fatalf("unexpected tenant: %+v", tn)
 	}
 }
@@ -130,11 +134,15 @@ func TestValidationMessages(t *testing.T) {
 		{"not a url", "tenants: [{name: a, base_url: 'api.example.com', client_id: x, client_secret: y}]", nil,
 			`config: tenants[0].base_url "api.example.com": must be an absolute https URL`},
 		{"unknown stream", "tenants: [{name: a, client_id: x, client_secret: y, streams: [audit, mail]}]", nil,
-			`config: tenants[0].streams[1] "mail": unknown stream (known: audit, dlp, ttp_url, ttp_attachment, ttp_impersonation, message_release, archive_search, at_performance, at_safescore, at_watchlist, at_userdata, threat_intel)`},
+			`config: tenants[0].streams[1] "mail": unknown stream (known: audit, dlp, ttp_url, ttp_attachment, ttp_impersonation, message_release, archive_search, at_performance, at_safescore, at_watchlist, at_userdata, threat_intel, siem_cg, siem_ci, siem_legacy)`},
 		{"interval too short", "sync: {interval: 10s}", nil, "config: sync.interval 10s: must be at least 1m"},
 		{"lookback too short", "sync: {lookback: 5m}", nil, "config: sync.lookback 5m0s: must be at least 15m"},
 		{"page size", "sync: {page_size: 1000}", nil, "config: sync.page_size 1000: must be between 1 and 500"},
-		{"interval of unknown stream", "sync: {intervals: {mail: 5m}}", nil, "config: sync.intervals.mail: unknown stream (known: audit, dlp, ttp_url, ttp_attachment, ttp_impersonation, message_release, archive_search, at_performance, at_safescore, at_watchlist, at_userdata, threat_intel)"},
+		{"interval of unknown stream", "sync: {intervals: {mail: 5m}}", nil, "config: sync.intervals.mail: unknown stream (known: audit, dlp, ttp_url, ttp_attachment, ttp_impersonation, message_release, archive_search, at_performance, at_safescore, at_watchlist, at_userdata, threat_intel, siem_cg, siem_ci, siem_legacy)"},
+		{"legacy without v1", "tenants: [{name: a, client_id: x, client_secret: y, streams: [siem_legacy]}]", nil,
+			`config: tenants[0].streams[0] "siem_legacy": needs API 1.0 credentials (set tenants[0].v1)`},
+		{"v1 incomplete", "tenants: [{name: a, client_id: x, client_secret: y, v1: {base_url: 'https://eu-api.mimecast.com', app_id: i, app_key: k, access_key: a}}]", nil,
+			"config: tenants[0].v1.secret_key: required for the legacy SIEM stream"},
 		{"stream interval too short", "sync: {intervals: {audit: 30s}}", nil, "config: sync.intervals.audit 30s: must be at least 1m"},
 		{"bad duration", "sync: {interval: soon}", nil, `line 1: invalid duration "soon" (use e.g. 30m, 12h or 7d)`},
 		{"unknown field", "sync: {intervall: 5m}", nil, "field intervall not found in type config.Sync"},
@@ -172,6 +180,7 @@ func TestValidConfigsPass(t *testing.T) {
 		"tenants: [{name: a, base_url: 'http://127.0.0.1:9000', client_id: x, client_secret: y}]",
 		"tenants: [{name: a-b_1, base_url: 'https://us-api.services.mimecast.com', client_id: x, client_secret: y, streams: [audit]}]",
 		"nats: {url: 'nats://10.0.0.1:4222'}\nsync: {interval: 1m, lookback: 60d}",
+		"tenants: [{name: a, client_id: x, client_secret: y, v1: {base_url: 'https://eu-api.mimecast.com', app_id: i, app_key: k, access_key: a, secret_key: c2VjcmV0}}]",
 	} {
 		if _, err := Load(writeFile(t, "c.yaml", y), env(nil)); err != nil {
 			t.Errorf("%q: %v", y, err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/store"
 	"github.com/castwatch/castwatch/internal/store/duckdb"
 )
 
@@ -147,5 +148,40 @@ func assertOrder(t *testing.T, body string, markers []string) {
 			t.Errorf("%s out of order", m)
 		}
 		last = i
+	}
+}
+
+func TestConnectorsFromTheStore(t *testing.T) {
+	db := openAuditStore(t)
+	ctx := t.Context()
+	if err := db.SaveConnector(ctx, store.Connector{Tenant: "acme", Stream: "audit", State: "ok", LastSuccess: testNow,
+		Rows: 1234}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveConnector(ctx, store.Connector{Tenant: "acme", Stream: "dlp", State: "unavailable",
+		LastError: "HTTP 403 app_forbidden: <not allowed>", LastErrorAt: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := harness{h: h}
+	res, body := hs.do(t, http.MethodGet, "/api/v1/connectors", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	var got struct {
+		Connectors []store.Connector `json:"connectors"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.Connectors) != 2 || got.Connectors[0].Rows != 1234 {
+		t.Fatalf("connectors API: %v %s", err, body)
+	}
+	_, page := hs.do(t, http.MethodGet, "/", nil)
+	for _, want := range []string{`data-stream="audit" data-state="ok"`, `data-stream="dlp" data-state="unavailable"`,
+		"1\u202f234", "HTTP 403 app_forbidden: &lt;not allowed&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }

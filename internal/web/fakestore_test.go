@@ -27,6 +27,7 @@ type fakeStore struct {
 	alertsErr    error
 	queries      []recordedQuery
 	alertFilters []store.AlertFilter
+	connectors   []store.Connector
 }
 
 // queryKind names a statement from queries.go by the column aliases it selects.
@@ -102,4 +103,4 @@ func (f *fakeStore) Close() error { return nil }
 
 func (f *fakeStore) SaveConnector(context.Context, store.Connector) error { return errNotUsed }
 
-func (f *fakeStore) Connectors(context.Context) ([]store.Connector, error) { return nil, errNotUsed }
+func (f *fakeStore) Connectors(context.Context) ([]store.Connector, error) { return f.connectors, nil }

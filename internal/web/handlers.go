@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/store"
 )
 
 // maxAlertLimit caps the limit parameter of GET /api/v1/alerts.
@@ -30,6 +31,8 @@ type pageData struct {
 	Users    []userRow
 	IPs      []ipRow
 	Alerts   []schema.Alert
+	// Connectors are the collection status of every tenant stream (empty when the store has none yet).
+	Connectors []store.Connector
 	// Notice is shown above the content (e.g. an unknown range was replaced by the default).
 	Notice string
 	// Error is set when data could not be loaded; the details are in the server log.
@@ -131,7 +134,27 @@ func (s *server) loadPage(ctx context.Context, win window, tenant string) (pageD
 		return p, err
 	}
 	p.Summary.Alerts = len(p.Alerts)
+	// The connector list is secondary on this page: a failure to read it is logged and the page still renders.
+	if p.Connectors, err = s.store.Connectors(ctx); err != nil {
+		s.log.WarnContext(ctx, "page: connectors", "error", err)
+		p.Connectors = nil
+	}
 	return p, nil
+}
+
+func (s *server) handleConnectors(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.store.Connectors(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "api: connectors", "error", err)
+		s.writeJSON(w, r, http.StatusInternalServerError, errorBody{"could not load connectors"})
+		return
+	}
+	if cs == nil {
+		cs = []store.Connector{}
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Connectors []store.Connector `json:"connectors"`
+	}{cs})
 }
 
 func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {

@@ -60,6 +60,7 @@ func populatedStore(t *testing.T) *fakeStore {
 	t.Helper()
 	last := time.Date(2026, 3, 10, 8, 14, 0, 0, time.UTC)
 	return &fakeStore{
+		connectors: []store.Connector{{Tenant: "acme", Stream: "audit", State: "ok", LastSuccess: last, Rows: 42}},
 		results: map[string]*store.Result{
 			"summary": {
 				Columns: []string{"events", "failures", "failing_users"},
@@ -267,7 +268,8 @@ func TestOverviewPage(t *testing.T) {
 		t.Errorf("content type = %q", ct)
 	}
 
-	counts := map[string]int{`class="user-row"`: 2, `class="ip-row"`: 2, `class="alert-row"`: 2, `class="empty-row"`: 0}
+	counts := map[string]int{`class="user-row"`: 2, `class="ip-row"`: 2, `class="alert-row"`: 2, `class="connector-row"`: 1,
+		`class="empty-row"`: 0}
 	for marker, want := range counts {
 		if got := strings.Count(body, marker); got != want {
 			t.Errorf("%s rendered %d times, want %d", marker, got, want)
@@ -403,13 +405,13 @@ func TestOverviewEmptyStates(t *testing.T) {
 		if res.StatusCode != http.StatusOK {
 			t.Fatalf("status = %d", res.StatusCode)
 		}
-		for _, want := range []string{`id="no-data"`, "No data yet", "castwatch sync", "No alerts in this range", "No failed logons in this range"} {
+		for _, want := range []string{`id="no-data"`, "No data yet", "castwatch sync", "No alerts in this range", "No failed logons in this range", "No collection has run yet"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("empty page lacks %q", want)
 			}
 		}
-		if n := strings.Count(body, `class="empty-row"`); n != 3 {
-			t.Errorf("empty rows = %d, want 3 (users, IPs, alerts)", n)
+		if n := strings.Count(body, `class="empty-row"`); n != 4 {
+			t.Errorf("empty rows = %d, want 4 (users, IPs, alerts, connectors)", n)
 		}
 	})
 	t.Run("events but no failures", func(t *testing.T) {
