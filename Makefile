@@ -32,8 +32,11 @@ test: web vet
 test-long: web
 	CASTWATCH_LONG=1 $(GO) test -count=1 -timeout 60m ./...
 
-bench: web
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+# Throughput figures beside a peer measured in the same run (DuckDB read_json, jq); needs jq for the parse peer.
+bench: build
+	./$(BIN) bench ingest --rows 50000
+	./$(BIN) bench parse --lines 20000
+	./$(BIN) bench detect --events 100000
 
 clean:
 	rm -rf bin internal/web/static/vendor web/node_modules

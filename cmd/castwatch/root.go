@@ -80,6 +80,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		ingestCmd(g),
 		detectCmd(g),
 		rulesCmd(g),
+		benchCmd(g),
 	)
 	return root
 }
