@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/castwatch/castwatch/internal/ingest"
+	"github.com/castwatch/castwatch/internal/syslog"
 	"github.com/castwatch/castwatch/internal/version"
 	"github.com/castwatch/castwatch/internal/web"
 )
@@ -60,12 +61,28 @@ func (a *App) Serve(ctx context.Context, addr string, ready func(baseURL string)
 		defer close(schedDone)
 		a.schedule(ctx, trigger)
 	}()
+	syslogDone := make(chan error, 1)
+	if a.cfg.Syslog.Enabled() {
+		l, err := a.newSyslog()
+		if err != nil {
+			cancel()
+			<-schedDone
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+		go func() { syslogDone <- l.Run(ctx) }()
+	}
 
 	select {
 	case <-ctx.Done():
 	case err = <-srvErr:
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
+		}
+		cancel()
+	case err = <-syslogDone:
+		if err != nil {
+			err = fmt.Errorf("syslog listener: %w", err)
 		}
 		cancel()
 	}
@@ -138,4 +155,13 @@ func (a *App) loop(ctx context.Context, c *connector, kick <-chan struct{}) {
 		case <-timer.C:
 		}
 	}
+}
+
+// newSyslog builds the syslog listener from the config; what it receives is stored like `castwatch ingest`.
+func (a *App) newSyslog() (*syslog.Listener, error) {
+	sc := a.cfg.Syslog
+	return syslog.New(syslog.Config{
+		UDP: sc.UDP, TCP: sc.TCP, TLS: sc.TLS, CertFile: sc.CertFile, KeyFile: sc.KeyFile,
+		MaxMessageBytes: sc.MaxMessageBytes, Tenant: sc.Tenant,
+	}, a.newRawWriter(sc.Tenant), syslog.WithLogger(a.log), syslog.WithClock(a.now), syslog.WithRegisterer(a.registry))
 }

@@ -163,6 +163,25 @@ type Detect struct {
 	Lateness Duration `yaml:"lateness"`
 }
 
+// Syslog configures the syslog listener of `castwatch serve`, which feeds raw Mimecast lines (legacy SIEM
+// key=value, Exabeam's Splunk lines, CEF, API JSON) into the same tables and detection as `castwatch ingest`.
+type Syslog struct {
+	// UDP, TCP and TLS are listen addresses (host:port); empty turns a transport off.
+	UDP string `yaml:"udp"`
+	TCP string `yaml:"tcp"`
+	TLS string `yaml:"tls"`
+	// CertFile and KeyFile are the TLS listener's certificate and key (PEM).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Tenant is stored with every row received.
+	Tenant string `yaml:"tenant"`
+	// MaxMessageBytes rejects longer messages (default 64 KiB).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+}
+
+// Enabled reports whether any syslog transport is configured.
+func (s Syslog) Enabled() bool { return s.UDP != "" || s.TCP != "" || s.TLS != "" }
+
 // Config is the whole configuration.
 type Config struct {
 	DataDir  string   `yaml:"data_dir"`
@@ -171,6 +190,7 @@ type Config struct {
 	HTTP     HTTP     `yaml:"http"`
 	Sync     Sync     `yaml:"sync"`
 	Detect   Detect   `yaml:"detect"`
+	Syslog   Syslog   `yaml:"syslog"`
 	Tenants  []Tenant `yaml:"tenants"`
 }
 
@@ -187,6 +207,7 @@ func Default() Config {
 			PageSize: 500,
 		},
 		Detect: Detect{Lateness: Duration(48 * time.Hour)},
+		Syslog: Syslog{Tenant: "default", MaxMessageBytes: 64 << 10},
 	}
 }
 
@@ -239,6 +260,12 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	}
 	if v := getenv("CASTWATCH_NATS_URL"); v != "" {
 		cfg.NATS.URL = v
+	}
+	if v := getenv("CASTWATCH_SYSLOG_UDP"); v != "" {
+		cfg.Syslog.UDP = v
+	}
+	if v := getenv("CASTWATCH_SYSLOG_TCP"); v != "" {
+		cfg.Syslog.TCP = v
 	}
 	envTenant := Tenant{
 		Name:             getenv("MIMECAST_TENANT"),
@@ -401,6 +428,22 @@ func (c *Config) Validate() error {
 	}
 	if time.Duration(c.Detect.Lateness) < 0 {
 		add("detect.lateness %s: must not be negative", time.Duration(c.Detect.Lateness))
+	}
+	for _, l := range []struct{ name, addr string }{{"udp", c.Syslog.UDP}, {"tcp", c.Syslog.TCP}, {"tls", c.Syslog.TLS}} {
+		if l.addr != "" {
+			if _, _, err := net.SplitHostPort(l.addr); err != nil {
+				add("syslog.%s %q: must be host:port", l.name, l.addr)
+			}
+		}
+	}
+	if c.Syslog.TLS != "" && (c.Syslog.CertFile == "" || c.Syslog.KeyFile == "") {
+		add("syslog.tls: needs cert_file and key_file")
+	}
+	if c.Syslog.Enabled() && !tenantName.MatchString(c.Syslog.Tenant) {
+		add("syslog.tenant %q: use lower-case letters, digits, - and _", c.Syslog.Tenant)
+	}
+	if c.Syslog.MaxMessageBytes < 1024 || c.Syslog.MaxMessageBytes > 16<<20 {
+		add("syslog.max_message_bytes %d: must be between 1024 and 16777216", c.Syslog.MaxMessageBytes)
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tenants {

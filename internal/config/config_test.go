@@ -143,6 +143,8 @@ func TestValidationMessages(t *testing.T) {
 			`config: tenants[0].streams[0] "siem_legacy": needs API 1.0 credentials (set tenants[0].v1)`},
 		{"v1 incomplete", "tenants: [{name: a, client_id: x, client_secret: y, v1: {base_url: 'https://eu-api.mimecast.com', app_id: i, app_key: k, access_key: a}}]", nil,
 			"config: tenants[0].v1.secret_key: required for the legacy SIEM stream"},
+		{"syslog address", "syslog: {udp: '5514'}", nil, `config: syslog.udp "5514": must be host:port`},
+		{"syslog tls without cert", "syslog: {tls: '127.0.0.1:6514'}", nil, "config: syslog.tls: needs cert_file and key_file"},
 		{"stream interval too short", "sync: {intervals: {audit: 30s}}", nil, "config: sync.intervals.audit 30s: must be at least 1m"},
 		{"bad duration", "sync: {interval: soon}", nil, `line 1: invalid duration "soon" (use e.g. 30m, 12h or 7d)`},
 		{"unknown field", "sync: {intervall: 5m}", nil, "field intervall not found in type config.Sync"},
