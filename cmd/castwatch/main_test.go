@@ -46,7 +46,8 @@ type tenantFixture struct {
 
 func newTenant(t *testing.T, faults string, mailboxes int) *tenantFixture {
 	t.Helper()
-	now := time.Now().UTC().Add(-time.Hour).Truncate(time.Minute)
+	// Frozen near the real clock: pre-signed SIEM URLs expire an hour after listing by the tenant's clock.
+	now := time.Now().UTC().Truncate(time.Second)
 	f, err := sim.ParseFaults(faults)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +257,7 @@ func TestSyncQueryAlerts(t *testing.T) {
 	dataDir := t.TempDir()
 	env := map[string]string{
 		"CASTWATCH_DATA_DIR": dataDir, "MIMECAST_TENANT": "acme", "MIMECAST_BASE_URL": tenant.url,
-		"MIMECAST_CLIENT_ID": testClientID, "MIMECAST_CLIENT_SECRET": testSecret,
+		"MIMECAST_CLIENT_ID": testClientID, "MIMECAST_CLIENT_SECRET": testSecret, "MIMECAST_STREAMS": "audit",
 	}
 	out, err := run(t, env, "sync", "--once", "--stream", "audit")
 	if err != nil {
@@ -344,7 +345,7 @@ func TestCLIErrors(t *testing.T) {
 		{"bad fault", nil, []string{"simulate", "--faults", "flood"}, `unknown fault "flood"`},
 		{"bad credentials", map[string]string{"CASTWATCH_DATA_DIR": t.TempDir(), "MIMECAST_TENANT": "acme",
 			"MIMECAST_BASE_URL": newTenant(t, "", 2).url, "MIMECAST_CLIENT_ID": testClientID,
-			"MIMECAST_CLIENT_SECRET": "wrong-secret-value"}, []string{"sync", "--once"}, "sync failed"},
+			"MIMECAST_CLIENT_SECRET": "wrong-secret-value", "MIMECAST_STREAMS": "audit"}, []string{"sync", "--once"}, "sync failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
