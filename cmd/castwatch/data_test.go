@@ -83,6 +83,35 @@ func TestIngestDetectAndRules(t *testing.T) {
 	if err != nil || !strings.Contains(out, "n\n1\n") {
 		t.Fatalf("the broken line must be quarantined once: %v\n%s", err, out)
 	}
+	out, err = run(t, env, "status", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Tables []struct {
+			Table string `json:"table"`
+			Rows  int    `json:"rows"`
+		} `json:"tables"`
+		Quarantine []struct {
+			Source string `json:"source"`
+			Reason string `json:"reason"`
+			Items  int    `json:"items"`
+		} `json:"quarantine"`
+	}
+	if err := json.Unmarshal([]byte(out), &status); err != nil {
+		t.Fatalf("status is not JSON: %v\n%s", err, out)
+	}
+	rows := map[string]int{}
+	for _, tr := range status.Tables {
+		rows[tr.Table] = tr.Rows
+	}
+	if rows["Audit_CL"] != 4 || len(status.Quarantine) != 1 || status.Quarantine[0].Items != 1 ||
+		!strings.Contains(status.Quarantine[0].Reason, "invalid json") {
+		t.Fatalf("status: tables %v, quarantine %+v", rows, status.Quarantine)
+	}
+	if out, err := run(t, env, "status"); err != nil || !strings.Contains(out, "quarantine") || !strings.Contains(out, "Audit_CL") {
+		t.Fatalf("status table: %v\n%s", err, out)
+	}
 	out, err = run(t, env, "alerts", "--format", "json")
 	if err != nil {
 		t.Fatal(err)

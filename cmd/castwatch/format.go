@@ -82,3 +82,10 @@ func cellText(v any) string {
 		return fmt.Sprint(x)
 	}
 }
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

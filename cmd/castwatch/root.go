@@ -81,6 +81,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		detectCmd(g),
 		rulesCmd(g),
 		benchCmd(g),
+		statusCmd(g),
 	)
 	return root
 }
