@@ -7,6 +7,11 @@ WEB_STAMP := internal/web/static/vendor/.built
 
 .PHONY: all build web demo test test-long bench fuzz vet clean
 
+# Every fuzz target, as package:Target. `make test` runs each briefly; `make fuzz` runs them longer.
+FUZZ_TARGETS := ./internal/parse:FuzzParseAuditInfo ./internal/parse:FuzzParseSIEMLine ./internal/parse:FuzzParseExabeamLine \
+	./internal/parse:FuzzParseCEF ./internal/syslog:FuzzParseHeader
+FUZZTIME ?= 5s
+
 all: build
 
 # Front-end packages come from npm (web/package-lock.json) and are copied into the embedded assets.
@@ -27,10 +32,19 @@ vet:
 
 test: web vet
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 # Longer randomized crash trials and fuzzing.
 test-long: web
 	CASTWATCH_LONG=1 $(GO) test -count=1 -timeout 60m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=2m
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # Throughput figures beside a peer measured in the same run (DuckDB read_json, jq); needs jq for the parse peer.
 bench: build
