@@ -1,10 +1,9 @@
 package collect
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/castwatch/castwatch/internal/metrics"
 )
 
 // Metrics holds the collectors' Prometheus metrics, labelled by tenant and stream. Build it once with NewMetrics
@@ -47,34 +46,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.Pages, err = register(reg, m.Pages); err != nil {
+	if m.Pages, err = metrics.Register(reg, m.Pages); err != nil {
 		return nil, err
 	}
-	if m.Rows, err = register(reg, m.Rows); err != nil {
+	if m.Rows, err = metrics.Register(reg, m.Rows); err != nil {
 		return nil, err
 	}
-	if m.Errors, err = register(reg, m.Errors); err != nil {
+	if m.Errors, err = metrics.Register(reg, m.Errors); err != nil {
 		return nil, err
 	}
-	if m.LastSuccess, err = register(reg, m.LastSuccess); err != nil {
+	if m.LastSuccess, err = metrics.Register(reg, m.LastSuccess); err != nil {
 		return nil, err
 	}
-	if m.Lag, err = register(reg, m.Lag); err != nil {
+	if m.Lag, err = metrics.Register(reg, m.Lag); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register collect metrics: %w", err)
 }

@@ -1,10 +1,9 @@
 package ingest
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/castwatch/castwatch/internal/metrics"
 )
 
 // Metrics holds the store consumer's Prometheus metrics, labelled by tenant and table. Build it once with
@@ -39,25 +38,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	for _, p := range []**prometheus.CounterVec{&m.Batches, &m.Rows, &m.New, &m.Quarantined, &m.Failures} {
-		got, err := register(reg, *p)
+		got, err := metrics.Register(reg, *p)
 		if err != nil {
 			return nil, err
 		}
 		*p = got
 	}
 	return m, nil
-}
-
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) (*prometheus.CounterVec, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register ingest metrics: %w", err)
 }

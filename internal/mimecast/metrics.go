@@ -1,10 +1,9 @@
 package mimecast
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/castwatch/castwatch/internal/metrics"
 )
 
 // Metrics holds the client's Prometheus collectors. One Metrics value may be shared by many clients (one per
@@ -47,32 +46,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var err error
-	if m.Requests, err = register(reg, m.Requests); err != nil {
+	if m.Requests, err = metrics.Register(reg, m.Requests); err != nil {
 		return nil, err
 	}
-	if m.Duration, err = register(reg, m.Duration); err != nil {
+	if m.Duration, err = metrics.Register(reg, m.Duration); err != nil {
 		return nil, err
 	}
-	if m.Retries, err = register(reg, m.Retries); err != nil {
+	if m.Retries, err = metrics.Register(reg, m.Retries); err != nil {
 		return nil, err
 	}
-	if m.RateLimitWaits, err = register(reg, m.RateLimitWaits); err != nil {
+	if m.RateLimitWaits, err = metrics.Register(reg, m.RateLimitWaits); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the equal collector already registered.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register mimecast metrics: %w", err)
 }

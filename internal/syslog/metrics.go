@@ -1,11 +1,11 @@
 package syslog
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/castwatch/castwatch/internal/metrics"
 )
 
 // maxReasonLabels bounds the distinct reason labels of castwatch_syslog_rejected_total; further reasons are
@@ -64,12 +64,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	var err error
 	for _, p := range []**prometheus.CounterVec{&m.Received, &m.Rejected, &m.Dropped, &m.ConnectionsRefused} {
-		if *p, err = register(reg, *p); err != nil {
+		if *p, err = metrics.Register(reg, *p); err != nil {
 			return nil, err
 		}
 	}
 	for _, p := range []*prometheus.Counter{&m.Batches, &m.Items, &m.DeliveryFailures, &m.LostBatches, &m.LostItems} {
-		if *p, err = register(reg, *p); err != nil {
+		if *p, err = metrics.Register(reg, *p); err != nil {
 			return nil, err
 		}
 	}
@@ -87,18 +87,4 @@ func (m *Metrics) reject(reason string) {
 	}
 	m.mu.Unlock()
 	m.Rejected.WithLabelValues(reason).Inc()
-}
-
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) (T, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(T); ok {
-			return existing, nil
-		}
-	}
-	return c, fmt.Errorf("register syslog metrics: %w", err)
 }
