@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/castwatch/castwatch/internal/bus"
 	"github.com/castwatch/castwatch/internal/collect"
+	"github.com/castwatch/castwatch/internal/collect/collecttest"
 	"github.com/castwatch/castwatch/internal/mimecast"
 )
 
@@ -224,17 +224,7 @@ func newClient(t *testing.T, base string, attempts int) *mimecast.Client {
 	return c
 }
 
-func openBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir(), RelaxedSync: true}, nil)
-	if err != nil {
-		t.Fatalf("open bus: %v", err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
+func openBus(t *testing.T) *bus.Bus { return collecttest.OpenBus(t) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -242,44 +232,8 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-var drainSeq int
-
 // drain reads every message on the bus.
-func drain(t *testing.T, b *bus.Bus) []bus.Msg {
-	t.Helper()
-	ctx := testCtx(t)
-	want, err := b.StreamMessages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drainSeq++
-	var mu sync.Mutex
-	var got []bus.Msg
-	done := make(chan struct{})
-	stop, err := b.Consume(ctx, fmt.Sprintf("drain%d", drainSeq), "", func(_ context.Context, m bus.Msg) error {
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, m)
-		if uint64(len(got)) == want {
-			close(done)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	if want > 0 {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			t.Fatalf("drained %d of %d messages", len(got), want)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return slices.Clone(got)
-}
+func drain(t *testing.T, b *bus.Bus) []bus.Msg { return collecttest.Drain(t, b) }
 
 // batches decodes drained messages.
 func batches(t *testing.T, msgs []bus.Msg) []collect.Batch {

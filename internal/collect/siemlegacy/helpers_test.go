@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/castwatch/castwatch/internal/bus"
 	"github.com/castwatch/castwatch/internal/collect"
+	"github.com/castwatch/castwatch/internal/collect/collecttest"
 	"github.com/castwatch/castwatch/internal/mimecast"
 )
 
@@ -177,17 +177,7 @@ func newHTTPClient(t *testing.T, base string, signer mimecast.Authorizer) *mimec
 	return c
 }
 
-func openBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir(), RelaxedSync: true}, nil)
-	if err != nil {
-		t.Fatalf("open bus: %v", err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
+func openBus(t *testing.T) *bus.Bus { return collecttest.OpenBus(t) }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -195,47 +185,18 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-var drainSeq int
-
 // drainBatches reads every batch on the bus.
 func drainBatches(t *testing.T, b *bus.Bus) []collect.Batch {
 	t.Helper()
-	ctx := testCtx(t)
-	want, err := b.StreamMessages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drainSeq++
-	var mu sync.Mutex
-	var got []collect.Batch
-	done := make(chan struct{})
-	stop, err := b.Consume(ctx, fmt.Sprintf("drain%d", drainSeq), "", func(_ context.Context, m bus.Msg) error {
+	var out []collect.Batch
+	for _, m := range collecttest.Drain(t, b) {
 		bt, err := collect.DecodeBatch(m.Data)
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		got = append(got, bt)
-		if uint64(len(got)) == want {
-			close(done)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		out = append(out, bt)
 	}
-	defer stop()
-	if want > 0 {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			t.Fatalf("drained %d of %d messages", len(got), want)
-		}
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	return slices.Clone(got)
+	return out
 }
 
 // failingPublisher fails the publish number failAt (1-based), then passes everything to the bus.
