@@ -74,6 +74,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		syncCmd(g),
 		queryCmd(g),
 		alertsCmd(g),
+		incidentsCmd(g),
 		serveCmd(g),
 		demoCmd(g),
 		parseCmd(g),

@@ -59,8 +59,8 @@ type App struct {
 
 // Open starts the components for cfg: it opens the store and the bus, loads the rules, rebuilds the detection
 // state from recent stored events, and prepares a collector for every enabled stream of every tenant.
-func Open(ctx context.Context, cfg config.Config, opts Options) (a *App, err error) {
-	a = &App{cfg: cfg, log: opts.Logger, now: opts.Now, registry: prometheus.NewRegistry()}
+func Open(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
+	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now, registry: prometheus.NewRegistry()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +68,7 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (a *App, err err
 		a.now = time.Now
 	}
 	defer func() {
-		if err != nil {
+		if err != nil { // release what was opened before the failure
 			a.Close()
 		}
 	}()
@@ -301,6 +301,9 @@ func (a *App) evaluate(ctx context.Context, events []schema.Event) error {
 		}
 		if n > 0 {
 			a.log.Info("new alerts", "count", n)
+		}
+		if err := a.groupIncidents(ctx, res.Alerts); err != nil {
+			return fmt.Errorf("group incidents: %w", err)
 		}
 	}
 	if len(res.Superseded) > 0 {

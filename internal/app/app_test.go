@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -309,4 +310,23 @@ func TestStoreFileInDataDir(t *testing.T) {
 	if got := StorePath(cfg); got != filepath.Join("/var/lib/castwatch", "castwatch.duckdb") {
 		t.Fatal(got)
 	}
+}
+
+// TestOpenFailureIsAnError: a failure while starting (here a broken rules directory) is reported as an error,
+// and what was opened before it is released (the data directory can be opened again at once).
+func TestOpenFailureIsAnError(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	cfg.Detect.RulesDir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(cfg.Detect.RulesDir, "broken.yaml"), []byte("id: x\nseverity: extreme\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), cfg, Options{}); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+		t.Fatalf("Open = %v, want the rules error", err)
+	}
+	cfg.Detect.RulesDir = ""
+	a, err := Open(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatalf("the store and bus were not released by the failed Open: %v", err)
+	}
+	a.Close()
 }

@@ -4,6 +4,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/castwatch/castwatch/internal/schema"
@@ -50,6 +51,80 @@ type Connector struct {
 	Updated     time.Time     `json:"updated"`
 }
 
+// Incident states (Sentinel's New, Active, Closed).
+const (
+	IncidentNew    = "new"
+	IncidentActive = "active"
+	IncidentClosed = "closed"
+)
+
+// ClassificationUndetermined is the classification an incident closed without one gets (Sentinel's Undetermined).
+const ClassificationUndetermined = "undetermined"
+
+// Errors of incident changes; callers test them with errors.Is.
+var (
+	// ErrIncidentNotFound reports an incident id the store does not hold.
+	ErrIncidentNotFound = errors.New("incident not found")
+	// ErrInvalidIncidentState reports a state other than new, active or closed, or a classification on an incident
+	// that is not closed.
+	ErrInvalidIncidentState = errors.New("invalid incident state")
+	// ErrEmptyComment reports a comment without text.
+	ErrEmptyComment = errors.New("comment text is empty")
+)
+
+// Incident is a stored group of alerts (see detect.Group) with its triage state.
+type Incident struct {
+	ID     string `json:"id"`
+	Tenant string `json:"tenant"`
+	RuleID string `json:"rule_id"`
+	Title  string `json:"title"`
+	// Severity is the highest severity of the incident's alerts.
+	Severity       string          `json:"severity"`
+	State          string          `json:"state"`
+	Owner          string          `json:"owner"`
+	Classification string          `json:"classification"`
+	Tactics        []string        `json:"tactics"`
+	Techniques     []string        `json:"techniques"`
+	Entities       []schema.Entity `json:"entities"`
+	AlertIDs       []string        `json:"alert_ids"`
+	// FirstAlert and LastAlert are the first event times of the earliest and the latest alert.
+	FirstAlert time.Time `json:"first_alert"`
+	LastAlert  time.Time `json:"last_alert"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+	// Closed is when the incident was last closed; zero while it is open.
+	Closed time.Time `json:"closed,omitzero"`
+	// Comments are filled by Incident (one incident), oldest first; lists leave them empty.
+	Comments []IncidentComment `json:"comments,omitempty"`
+}
+
+// IncidentComment is an analyst's note on an incident.
+type IncidentComment struct {
+	Author string    `json:"author"`
+	Text   string    `json:"text"`
+	Time   time.Time `json:"time"`
+}
+
+// IncidentFilter narrows Incidents. Empty fields do not filter.
+type IncidentFilter struct {
+	Tenant string
+	State  string
+	// OpenOnly keeps incidents that are new or active.
+	OpenOnly bool
+	// Since keeps incidents whose last alert is at or after it.
+	Since time.Time
+	// AlertIDs keeps incidents holding any of these alerts (nil: no filter; empty non-nil: none).
+	AlertIDs []string
+	Limit    int
+}
+
+// IncidentUpdate is a change to an incident's triage fields; empty fields are left as they are.
+type IncidentUpdate struct {
+	State          string `json:"state,omitempty"`
+	Owner          string `json:"owner,omitempty"`
+	Classification string `json:"classification,omitempty"`
+}
+
 // Store is the storage castwatch writes collected data, quarantined input and alerts to.
 type Store interface {
 	// WriteRows inserts rows into t, ignoring rows whose natural key is already stored. It returns how many rows
@@ -67,6 +142,18 @@ type Store interface {
 	SetAlertStatus(ctx context.Context, ids []string, status string) (int, error)
 	// Alerts lists alerts, newest first.
 	Alerts(ctx context.Context, f AlertFilter) ([]schema.Alert, error)
+	// SaveIncidents stores incidents by id: a new incident is inserted; one already stored keeps its state, owner,
+	// classification and comments and gains the alert ids, entities, tactics and techniques it lacked, its alert
+	// times widen and its severity rises to the highest seen. It returns how many incidents were new.
+	SaveIncidents(ctx context.Context, incs []Incident) (inserted int, err error)
+	// Incidents lists incidents without comments, latest last alert first.
+	Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error)
+	// Incident returns one incident with its comments, or an error wrapping ErrIncidentNotFound.
+	Incident(ctx context.Context, id string) (Incident, error)
+	// UpdateIncident changes an incident's state, owner or classification and returns it as stored.
+	UpdateIncident(ctx context.Context, id string, u IncidentUpdate) (Incident, error)
+	// AddComment appends a comment to an incident.
+	AddComment(ctx context.Context, id string, c IncidentComment) error
 	// SaveConnector stores a connector's status; Rows and Pages are added to the stored totals.
 	SaveConnector(ctx context.Context, c Connector) error
 	// Connectors lists the saved connector statuses by tenant and stream.

@@ -104,3 +104,23 @@ func (f *fakeStore) Close() error { return nil }
 func (f *fakeStore) SaveConnector(context.Context, store.Connector) error { return errNotUsed }
 
 func (f *fakeStore) Connectors(context.Context) ([]store.Connector, error) { return f.connectors, nil }
+
+func (f *fakeStore) SaveIncidents(context.Context, []store.Incident) (int, error) {
+	return 0, errNotUsed
+}
+
+func (f *fakeStore) Incidents(context.Context, store.IncidentFilter) ([]store.Incident, error) {
+	return nil, errNotUsed
+}
+
+func (f *fakeStore) Incident(context.Context, string) (store.Incident, error) {
+	return store.Incident{}, errNotUsed
+}
+
+func (f *fakeStore) UpdateIncident(context.Context, string, store.IncidentUpdate) (store.Incident, error) {
+	return store.Incident{}, errNotUsed
+}
+
+func (f *fakeStore) AddComment(context.Context, string, store.IncidentComment) error {
+	return errNotUsed
+}

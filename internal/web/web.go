@@ -140,6 +140,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/charts/failed-logons", s.handleFailedLogonsChart)
 	mux.HandleFunc("POST /api/v1/sync", s.handleSync)
 	mux.HandleFunc("GET /api/v1/connectors", s.handleConnectors)
+	s.registerIncidentRoutes(mux)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noDirListing(http.FileServerFS(s.static))))
 
 	// Cross-origin protection refuses state-changing requests (POST) sent by other sites' pages.

@@ -149,6 +149,35 @@ var migrations = []migration{
 			PRIMARY KEY (tenant, stream)
 		)`,
 	}},
+	{3, "incidents", []string{
+		`CREATE TABLE IF NOT EXISTS incidents (
+			id VARCHAR PRIMARY KEY,
+			tenant VARCHAR NOT NULL,
+			rule_id VARCHAR NOT NULL,
+			title VARCHAR,
+			severity VARCHAR,
+			state VARCHAR NOT NULL DEFAULT 'new',
+			owner VARCHAR,
+			classification VARCHAR,
+			tactics VARCHAR[],
+			techniques VARCHAR[],
+			entities JSON,
+			alert_ids VARCHAR[],
+			first_alert TIMESTAMP,
+			last_alert TIMESTAMP,
+			created TIMESTAMP NOT NULL,
+			updated TIMESTAMP NOT NULL,
+			closed TIMESTAMP
+		)`,
+		`CREATE TABLE IF NOT EXISTS incident_comments (
+			incident_id VARCHAR NOT NULL,
+			seq INTEGER NOT NULL,
+			author VARCHAR,
+			text VARCHAR NOT NULL,
+			time TIMESTAMP NOT NULL,
+			PRIMARY KEY (incident_id, seq)
+		)`,
+	}},
 }
 
 // SchemaVersion is the migration version a store opened by this build is at.
