@@ -21,22 +21,10 @@ const (
 	StateUnavailable = "unavailable"
 )
 
-// ConnectorStatus is what castwatch knows of one tenant's stream.
-type ConnectorStatus struct {
-	Tenant string `json:"tenant"`
-	Stream string `json:"stream"`
-	// State is idle (never run), running, ok, error, or unavailable (the tenant lacks the product or permission).
-	State       string    `json:"state"`
-	LastRun     time.Time `json:"last_run,omitzero"`
-	LastSuccess time.Time `json:"last_success,omitzero"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	// Rows and Pages count what this process has collected so far.
-	Rows  int64 `json:"rows"`
-	Pages int64 `json:"pages"`
-	// Interval is the stream's schedule in serve.
-	Interval time.Duration `json:"interval"`
-}
+// ConnectorStatus is what castwatch knows of one tenant's stream: the same record the store keeps, with
+// Rows and Pages as totals. State is idle (never run), running, ok, error, or unavailable (the tenant lacks the
+// product or permission).
+type ConnectorStatus = store.Connector
 
 // connector is a collector with its schedule and status.
 type connector struct {
@@ -107,11 +95,9 @@ func isUnavailable(err error) bool {
 
 // saveConnector stores a connector's status after a run; a failure to save is logged, never fatal.
 func (a *App) saveConnector(ctx context.Context, st ConnectorStatus, run collect.Stats) {
-	err := a.store.SaveConnector(ctx, store.Connector{
-		Tenant: st.Tenant, Stream: st.Stream, State: st.State, LastRun: st.LastRun, LastSuccess: st.LastSuccess,
-		LastError: st.LastError, LastErrorAt: st.LastErrorAt, Rows: int64(run.Rows), Pages: int64(run.Pages),
-		Interval: st.Interval, Updated: a.now(),
-	})
+	// The store adds Rows and Pages to its totals: hand it this run's counts.
+	st.Rows, st.Pages, st.Updated = int64(run.Rows), int64(run.Pages), a.now()
+	err := a.store.SaveConnector(ctx, st)
 	if err != nil {
 		a.log.Warn("connector status not saved", "tenant", st.Tenant, "stream", st.Stream, "err", err)
 	}
@@ -127,8 +113,7 @@ func (a *App) loadConnectorStatus(ctx context.Context) error {
 	for _, c := range a.collectors {
 		for _, s := range saved {
 			if s.Tenant == c.Tenant() && s.Stream == c.Stream() {
-				c.status = ConnectorStatus{State: s.State, LastRun: s.LastRun, LastSuccess: s.LastSuccess,
-					LastError: s.LastError, LastErrorAt: s.LastErrorAt, Rows: s.Rows, Pages: s.Pages}
+				c.status = s
 			}
 		}
 	}
