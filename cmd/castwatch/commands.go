@@ -352,10 +352,13 @@ func demoCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			const id, secret = "demo-client", "demo-secret"
+			// API 1.0 keys for the legacy SIEM stream (the secret key is base64, as Mimecast issues it).
+			const appID, appKey, accessKey, secretKey = "demo-app", "demo-app-key", "demo-access-key", "ZGVtby1zZWNyZXQta2V5"
 			opts, err := sf.options(id, secret)
 			if err != nil {
 				return err
 			}
+			opts.AppID, opts.AppKey, opts.AccessKey, opts.SecretKey = appID, appKey, accessKey, secretKey
 			s, err := sim.New(opts)
 			if err != nil {
 				return err
@@ -384,6 +387,8 @@ func demoCmd(g *globals) *cobra.Command {
 			cfg.Tenants = []config.Tenant{{
 				Name: "demo", BaseURL: "http://" + ln.Addr().String(), ClientID: id,
 				ClientSecret: config.NewSecret(secret), Streams: config.KnownStreams,
+				V1: &config.V1{BaseURL: "http://" + ln.Addr().String(), AppID: appID, AppKey: config.NewSecret(appKey),
+					AccessKey: config.NewSecret(accessKey), SecretKey: config.NewSecret(secretKey)},
 			}}
 			if err := cfg.Validate(); err != nil {
 				return err
