@@ -79,12 +79,19 @@ func TestEveryStreamExactlyOnce(t *testing.T) {
 	// The tenant's clock is frozen at the start of the test (its ground truth then stays fixed), close to the real
 	// clock: pre-signed SIEM file URLs expire an hour after listing by the tenant's clock, as collectors see it.
 	now := time.Now().UTC().Truncate(time.Second)
-	for _, faults := range []string{"", "all", "data"} {
+	faultSets := []string{"", "all", "data"}
+	if !testing.Short() {
+		// Each fault alone as well as all transport faults ("all") and all data faults ("data") together.
+		faultSets = append(faultSets, "ratelimit", "5xx", "tokenexpiry", "emptypage", "emptymid", "slow", "dupes",
+			"gzipfail", "expiredurl", "badjson")
+	}
+	for _, faults := range faultSets {
 		name := faults
 		if name == "" {
 			name = "none"
 		}
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each fault set has its own tenant and data directory
 			f, err := sim.ParseFaults(faults)
 			if err != nil {
 				t.Fatal(err)
