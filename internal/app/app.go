@@ -195,7 +195,10 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (ingest.PipelineStats, 
 		for _, c := range selected {
 			rw, ok := c.Runner.(Rewinder)
 			if !ok {
-				return ingest.PipelineStats{}, fmt.Errorf("stream %s cannot backfill from a date", c.Stream())
+				// SIEM files (7-day retention), snapshots and feeds keep their own positions.
+				a.log.Warn("stream has no backfill by date; it continues from its checkpoint", "tenant", c.Tenant(),
+					"stream", c.Stream())
+				continue
 			}
 			if err := rw.Rewind(ctx, req.Since); err != nil {
 				return ingest.PipelineStats{}, err

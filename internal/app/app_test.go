@@ -330,3 +330,35 @@ func TestOpenFailureIsAnError(t *testing.T) {
 	}
 	a.Close()
 }
+
+// TestSyncSinceBackfills: a first pass with a short look-back stores the last hour; a pass with Since collects the
+// older history too, once, and streams without a backfill by date simply continue.
+func TestSyncSinceBackfills(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	s := simTenant(t, "", now)
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	cfg := testConfig(t, srv.URL)
+	cfg.Sync.Lookback = config.Duration(time.Hour)
+	cfg.Tenants[0].Streams = []string{"audit", "at_safescore"}
+	ctx := context.Background()
+	a, err := Open(ctx, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if _, err := a.Sync(ctx, SyncRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	want := groundTruth(s, "acme", now)
+	if got := storedKeys(t, a.Store()); len(got) >= len(want) {
+		t.Fatalf("a one-hour look-back stored %d of %d records; the test needs older history", len(got), len(want))
+	}
+	if _, err := a.Sync(ctx, SyncRequest{Since: now.Add(-3 * 24 * time.Hour)}); err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
+	missing, extra := diffKeys(want, storedKeys(t, a.Store()))
+	if len(missing) > 0 || len(extra) > 0 {
+		t.Fatalf("after the backfill: %d missing, %d extra", len(missing), len(extra))
+	}
+}
