@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -352,13 +353,10 @@ func demoCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			const id, secret = "demo-client", "demo-secret"
-			// API 1.0 keys for the legacy SIEM stream (the secret key is base64, as Mimecast issues it).
-			const appID, appKey, accessKey, secretKey = "demo-app", "demo-app-key", "demo-access-key", "ZGVtby1zZWNyZXQta2V5"
 			opts, err := sf.options(id, secret)
 			if err != nil {
 				return err
 			}
-			opts.AppID, opts.AppKey, opts.AccessKey, opts.SecretKey = appID, appKey, accessKey, secretKey
 			s, err := sim.New(opts)
 			if err != nil {
 				return err
@@ -386,9 +384,10 @@ func demoCmd(g *globals) *cobra.Command {
 			cfg.Sync.Lookback = config.Duration(time.Duration(sf.days) * 24 * time.Hour)
 			cfg.Tenants = []config.Tenant{{
 				Name: "demo", BaseURL: "http://" + ln.Addr().String(), ClientID: id,
-				ClientSecret: config.NewSecret(secret), Streams: config.KnownStreams,
-				V1: &config.V1{BaseURL: "http://" + ln.Addr().String(), AppID: appID, AppKey: config.NewSecret(appKey),
-					AccessKey: config.NewSecret(accessKey), SecretKey: config.NewSecret(secretKey)},
+				ClientSecret: config.NewSecret(secret),
+				// Every API 2.0 stream. The legacy SIEM stream carries the same mail as siem_cg, so a tenant uses
+				// one or the other; the demo shows the current one.
+				Streams: slices.DeleteFunc(slices.Clone(config.KnownStreams), func(s string) bool { return s == config.LegacyStream }),
 			}}
 			if err := cfg.Validate(); err != nil {
 				return err
