@@ -124,7 +124,7 @@ type Tenant struct {
 	ClientIDFile     string `yaml:"client_id_file"`
 	ClientSecret     Secret `yaml:"client_secret"`
 	ClientSecretFile string `yaml:"client_secret_file"`
-	// Streams are the enabled streams; empty means every API 2.0 stream, plus siem_legacy when V1 is set.
+	// Streams are the enabled streams; empty means every API 2.0 stream (siem_legacy only when listed).
 	Streams []string `yaml:"streams"`
 	// V1 enables the legacy SIEM stream (API 1.0).
 	V1 *V1 `yaml:"v1"`
@@ -374,8 +374,10 @@ func fillTenantDefaults(cfg *Config) {
 		}
 		t.BaseURL = strings.TrimRight(t.BaseURL, "/")
 		if len(t.Streams) == 0 {
+			// Every API 2.0 stream. siem_legacy is only collected when listed: it carries the same mail as
+			// siem_cg under other keys, so a tenant collects one or the other.
 			for _, s := range KnownStreams {
-				if s != LegacyStream || t.V1 != nil {
+				if s != LegacyStream {
 					t.Streams = append(t.Streams, s)
 				}
 			}
