@@ -96,6 +96,9 @@ func (s *recordTable) decode(tenant string, raw json.RawMessage, ingested time.T
 
 // parseFields decodes raw into a field map; anything but a JSON object is an error.
 func parseFields(raw json.RawMessage) (fieldMap, error) {
+	if m, ok := scanFields(raw); ok {
+		return m, nil
+	}
 	var m fieldMap
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
@@ -104,6 +107,141 @@ func parseFields(raw json.RawMessage) (fieldMap, error) {
 		return nil, errors.New("record is not a JSON object")
 	}
 	return m, nil
+}
+
+// scanFields is parseFields for the common record: a valid JSON object whose keys are plain ASCII without
+// escapes. It splits the object in one pass and returns the same map json.Unmarshal would (values are copies of
+// the raw text, a repeated key keeps its last value); ok is false for anything else, which parseFields then
+// leaves to json.Unmarshal.
+func scanFields(raw []byte) (m fieldMap, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' || !json.Valid(raw) {
+		return nil, false
+	}
+	data := bytes.Clone(raw)
+	m = make(fieldMap, 64)
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return m, true
+	}
+	for i < len(data) {
+		if data[i] != '"' {
+			return nil, false
+		}
+		start := i + 1
+		end := start
+		for end < len(data) && data[end] != '"' {
+			if c := data[end]; c == '\\' || c >= utf8RuneSelf {
+				return nil, false
+			}
+			end++
+		}
+		if end >= len(data) {
+			return nil, false
+		}
+		key := string(data[start:end])
+		i = skipSpace(data, end+1)
+		if i >= len(data) || data[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(data, i+1)
+		vend := skipValue(data, i)
+		if vend <= i {
+			return nil, false
+		}
+		m[key] = json.RawMessage(data[i:vend:vend])
+		i = skipSpace(data, vend)
+		if i >= len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return m, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+const utf8RuneSelf = 0x80
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i], which is known to be valid JSON.
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the JSON string starting at b[i] (just past its closing quote).
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// plainString returns the content of v when v is a JSON string without escapes and of ASCII text only, which
+// json.Unmarshal would return unchanged.
+func plainString(v json.RawMessage) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c == '\\' || c == '"' || c < 0x20 || c >= utf8RuneSelf {
+			return "", false
+		}
+	}
+	return string(v[1 : len(v)-1]), true
 }
 
 // isNull reports whether v is absent or JSON null.
@@ -117,6 +255,9 @@ func isEmpty(v json.RawMessage) bool {
 	if isNull(v) {
 		return true
 	}
+	if s, ok := plainString(v); ok {
+		return strings.TrimSpace(s) == ""
+	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		return strings.TrimSpace(s) == ""
@@ -128,6 +269,9 @@ func isEmpty(v json.RawMessage) bool {
 func stringOf(v json.RawMessage) string {
 	if isNull(v) {
 		return ""
+	}
+	if s, ok := plainString(v); ok {
+		return s
 	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
@@ -153,9 +297,11 @@ func convert(t ColumnType, v json.RawMessage) (any, error) {
 	case Bool:
 		return boolOf(v)
 	case DateTime:
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, fmt.Errorf("time is not a string: %s", stringOf(v))
+		s, ok := plainString(v)
+		if !ok {
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("time is not a string: %s", stringOf(v))
+			}
 		}
 		if strings.TrimSpace(s) == "" {
 			return nil, nil
@@ -173,6 +319,19 @@ func convert(t ColumnType, v json.RawMessage) (any, error) {
 
 // realOf reads a JSON number, or a string holding one (Mimecast sends most numbers as strings).
 func realOf(v json.RawMessage) (any, error) {
+	if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+		if f, err := strconv.ParseFloat(string(v), 64); err == nil {
+			return f, nil
+		}
+	} else if s, ok := plainString(v); ok {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			return nil, nil
+		}
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f, nil
+		}
+	}
 	var f float64
 	if json.Unmarshal(v, &f) == nil {
 		return f, nil

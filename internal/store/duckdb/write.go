@@ -239,9 +239,24 @@ func stageSelect(t *schema.Table) string {
 	return strings.Join(cols, ", ")
 }
 
-// writeAppender appends the batch to the staging table and moves it with one INSERT OR IGNORE … SELECT, which
-// is atomic on its own. The staging table is emptied after every use, and before one if that failed.
+// writeAppender first appends the batch straight into t when directAppend allows it, which is the whole write
+// when every key is new. Otherwise, or when that append fails, it appends the batch to the staging table and
+// moves it with one INSERT OR IGNORE … SELECT, which is atomic on its own. The staging table is emptied after
+// every use, and before one if that failed.
 func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (int, error) {
+	if directAppend(t, len(batch)) {
+		err := c.Raw(func(dc any) error { return appendBatch(ctx, dc, "", "", t.Name, batch) })
+		if err == nil {
+			return len(batch), nil
+		}
+		// A failed commit wrote nothing. It is normally a key of the batch that is stored already (the driver
+		// reports it as a plain append failure, not as a constraint error); the staging path merges such a batch,
+		// and reports any other failure itself.
+		var ce *commitError
+		if !errors.As(err, &ce) || ctx.Err() != nil {
+			return 0, err
+		}
+	}
 	stage := stageName(t)
 	if !d.staged[t.Name] {
 		if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", ident(stage), stageDefs(t))); err != nil {
@@ -259,29 +274,7 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 			return 0, fmt.Errorf("clear staging table: %w", err)
 		}
 	}
-	err := c.Raw(func(dc any) error {
-		conn, ok := dc.(driver.Conn)
-		if !ok {
-			return fmt.Errorf("unexpected driver connection %T", dc)
-		}
-		app, err := duck.NewAppender(conn, "temp", "main", stage)
-		if err != nil {
-			return fmt.Errorf("appender: %w", err)
-		}
-		for i, r := range batch {
-			if err := ctx.Err(); err != nil {
-				_ = app.Clear()
-				_ = app.Close()
-				return err
-			}
-			if err := app.AppendRow(r...); err != nil {
-				_ = app.Clear()
-				_ = app.Close()
-				return fmt.Errorf("row %d: %w", i, err)
-			}
-		}
-		return app.Close()
-	})
+	err := c.Raw(func(dc any) error { return appendBatch(ctx, dc, "temp", "main", stage, batch) })
 	if err != nil {
 		_ = empty()
 		return 0, err
@@ -302,6 +295,62 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 	}
 	return int(n), nil
 }
+
+// directRows bounds the batches appended straight into the target table: DuckDB's appender commits what it holds
+// in one transaction as long as it stays below its automatic flush threshold (204,800 rows).
+const directRows = 100_000
+
+// directAppend reports whether a batch of n rows of t is first appended straight into t. When no key of the batch
+// is stored yet, every row is new and the append is the whole write; a stored key makes the appender's commit
+// fail and write nothing, and the batch then goes through the staging table. Plain appends are about
+// 3× cheaper than INSERT OR IGNORE … SELECT from the staging table, whose conflict handling dominates a
+// page-sized batch. Tables with dynamic columns always stage (the appender would store JSON text as a JSON string).
+func directAppend(t *schema.Table, n int) bool {
+	if n > directRows {
+		return false
+	}
+	for _, c := range t.Columns {
+		if c.Type == schema.Dynamic {
+			return false
+		}
+	}
+	return true
+}
+
+// appendBatch appends the batch to catalog.schema.table with DuckDB's appender; the rows are committed together
+// when the appender closes, or not at all.
+func appendBatch(ctx context.Context, dc any, catalog, schemaName, table string, batch [][]driver.Value) error {
+	conn, ok := dc.(driver.Conn)
+	if !ok {
+		return fmt.Errorf("unexpected driver connection %T", dc)
+	}
+	app, err := duck.NewAppender(conn, catalog, schemaName, table)
+	if err != nil {
+		return fmt.Errorf("appender: %w", err)
+	}
+	for i, r := range batch {
+		if err := ctx.Err(); err != nil {
+			_ = app.Clear()
+			_ = app.Close()
+			return err
+		}
+		if err := app.AppendRow(r...); err != nil {
+			_ = app.Clear()
+			_ = app.Close()
+			return fmt.Errorf("row %d: %w", i, err)
+		}
+	}
+	if err := app.Close(); err != nil {
+		return &commitError{err}
+	}
+	return nil
+}
+
+// commitError is the appender's failure to commit the rows it holds; nothing of them is stored.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
 
 // insertClauses returns how a batch goes into t. Event tables keep the first row stored for a key (INSERT OR
 // IGNORE): a record seen again is the same record. Snapshot tables (Awareness Training: current state per user)

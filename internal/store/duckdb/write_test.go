@@ -423,3 +423,73 @@ func TestWriteRowsSnapshotKeepsNewestState(t *testing.T) {
 		t.Fatalf("the batch's newest row must win: %v %s", err, risk())
 	}
 }
+
+// plain is a table without dynamic columns, whose new batches WriteRows appends straight into the table.
+var plainTable = schema.Table{
+	Name: "Plain_CL",
+	Columns: []schema.Column{
+		{Name: "tenant", Type: schema.String},
+		{Name: "TimeGenerated", Type: schema.DateTime},
+		{Name: "id", Type: schema.String},
+		{Name: "score", Type: schema.Real},
+		{Name: "note", Type: schema.String},
+	},
+	Key:       []string{"tenant", "id"},
+	EventTime: "TimeGenerated",
+}
+
+func plainRows(tenant string, from, n int) []schema.Row {
+	rows := make([]schema.Row, 0, n)
+	for i := from; i < from+n; i++ {
+		rows = append(rows, schema.Row{tenant, t0, fmt.Sprint(i), float64(i), "note"})
+	}
+	return rows
+}
+
+func TestWriteRowsDirectAppend(t *testing.T) {
+	ctx := context.Background()
+	if !directAppend(&plainTable, 3000) || directAppend(&kitchen, 10) || directAppend(&plainTable, directRows+1) {
+		t.Fatal("directAppend: unexpected choice")
+	}
+	d, err := Open(ctx, tempPath(t), Options{Tables: []*schema.Table{&plainTable}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Several appender chunks (2,048 rows each) of new rows.
+	if n, err := d.WriteRows(ctx, &plainTable, plainRows("a", 0, 5000)); err != nil || n != 5000 {
+		t.Fatalf("new batch: n=%d err=%v", n, err)
+	}
+	// A batch whose last row is stored already: only the new rows count, nothing is stored twice.
+	mixed := append(plainRows("a", 5000, 4000), plainRows("a", 4999, 1)...)
+	if n, err := d.WriteRows(ctx, &plainTable, mixed); err != nil || n != 4000 {
+		t.Fatalf("mixed batch: n=%d err=%v", n, err)
+	}
+	if n, err := d.WriteRows(ctx, &plainTable, plainRows("a", 0, 9000)); err != nil || n != 0 {
+		t.Fatalf("same rows again: n=%d err=%v", n, err)
+	}
+	if c, _ := d.Count(ctx, "Plain_CL"); c != 9000 {
+		t.Errorf("stored %d rows, want 9000", c)
+	}
+	// A database error on the last row of a multi-chunk batch stores none of it.
+	e, err := Open(ctx, "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.DB().ExecContext(ctx, fmt.Sprintf(`CREATE TABLE "Plain_CL" (%s, PRIMARY KEY (tenant, id), CHECK (note <> 'boom'))`,
+		columnDefs(&plainTable, true))); err != nil {
+		t.Fatal(err)
+	}
+	batch := plainRows("t", 0, 5000)
+	batch[4999][4] = "boom"
+	if _, err := e.WriteRows(ctx, &plainTable, batch); err == nil {
+		t.Fatal("batch violating the table's constraint accepted")
+	}
+	if c, _ := e.Count(ctx, "Plain_CL"); c != 0 {
+		t.Errorf("failed batch left %d rows", c)
+	}
+	if n, err := e.WriteRows(ctx, &plainTable, batch[:10]); err != nil || n != 10 {
+		t.Errorf("good batch after a refused one: n=%d err=%v", n, err)
+	}
+}
