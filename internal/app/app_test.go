@@ -362,3 +362,18 @@ func TestSyncSinceBackfills(t *testing.T) {
 		t.Fatalf("after the backfill: %d missing, %d extra", len(missing), len(extra))
 	}
 }
+
+// TestBusKeepsBatchesForTheRetention: the batch stream drops batches older than nats.retention, so the bus does
+// not grow without end beside the store.
+func TestBusKeepsBatchesForTheRetention(t *testing.T) {
+	cfg := testConfig(t, "http://127.0.0.1:1")
+	cfg.NATS.Retention = config.Duration(36 * time.Hour)
+	a, err := Open(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got := a.bus.MaxAge(context.Background()); got != 36*time.Hour {
+		t.Fatalf("stream max age %s, want 36h", got)
+	}
+}

@@ -181,6 +181,7 @@ func openBus(ctx context.Context, cfg config.Config, log *slog.Logger) (*bus.Bus
 		URL:             cfg.NATS.URL,
 		DataDir:         filepath.Join(cfg.DataDir, "nats"),
 		DuplicateWindow: time.Duration(cfg.NATS.DuplicateWindow),
+		MaxAge:          time.Duration(cfg.NATS.Retention),
 	}, log)
 }
 

@@ -285,6 +285,15 @@ func (b *Bus) StreamMessages(ctx context.Context) (uint64, error) {
 	return info.State.Msgs, nil
 }
 
+// MaxAge returns how long the batch stream keeps messages as the server reports it (0: no limit, or unknown).
+func (b *Bus) MaxAge(ctx context.Context) time.Duration {
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.Config.MaxAge
+}
+
 // Checkpoints returns the checkpoint key-value store.
 func (b *Bus) Checkpoints() Checkpoints { return &kvCheckpoints{kv: b.kv} }
 

@@ -136,6 +136,9 @@ type NATS struct {
 	URL string `yaml:"url"`
 	// DuplicateWindow is how long JetStream remembers message ids to drop republished pages.
 	DuplicateWindow Duration `yaml:"duplicate_window"`
+	// Retention is how long collected batches stay on the bus after they were published (the store holds the
+	// data; the bus copy allows a re-read). A batch the store has not taken by then is dropped, so it must be long.
+	Retention Duration `yaml:"retention"`
 }
 
 // HTTP configures the web server of `castwatch serve`.
@@ -199,7 +202,7 @@ func Default() Config {
 	return Config{
 		DataDir:  "./castwatch-data",
 		LogLevel: "info",
-		NATS:     NATS{DuplicateWindow: Duration(24 * time.Hour)},
+		NATS:     NATS{DuplicateWindow: Duration(24 * time.Hour), Retention: Duration(7 * 24 * time.Hour)},
 		HTTP:     HTTP{Addr: "127.0.0.1:8080"},
 		Sync: Sync{
 			Interval: Duration(15 * time.Minute),
@@ -407,6 +410,9 @@ func (c *Config) Validate() error {
 	}
 	if time.Duration(c.NATS.DuplicateWindow) < time.Minute {
 		add("nats.duplicate_window %s: must be at least 1m", time.Duration(c.NATS.DuplicateWindow))
+	}
+	if r := time.Duration(c.NATS.Retention); r < time.Duration(c.NATS.DuplicateWindow) || r < time.Hour {
+		add("nats.retention %s: must be at least 1h and at least nats.duplicate_window (%s)", r, time.Duration(c.NATS.DuplicateWindow))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		add("http.addr %q: must be host:port", c.HTTP.Addr)

@@ -29,6 +29,9 @@ func TestDefaultsWithoutTenants(t *testing.T) {
 	if cfg.DataDir != "./castwatch-data" || cfg.HTTP.Addr != "127.0.0.1:8080" || len(cfg.Tenants) != 0 {
 		t.Fatalf("unexpected defaults: %+v", cfg)
 	}
+	if time.Duration(cfg.NATS.Retention) != 7*24*time.Hour {
+		t.Fatalf("bus retention default %s, want 7 days", time.Duration(cfg.NATS.Retention))
+	}
 	if time.Duration(cfg.Sync.Lookback) != 7*24*time.Hour || time.Duration(cfg.Detect.Lateness) != 48*time.Hour {
 		t.Fatalf("unexpected durations: %+v", cfg.Sync)
 	}
@@ -145,6 +148,8 @@ func TestValidationMessages(t *testing.T) {
 			"config: tenants[0].v1.secret_key: required for the legacy SIEM stream"},
 		{"syslog address", "syslog: {udp: '5514'}", nil, `config: syslog.udp "5514": must be host:port`},
 		{"syslog tls without cert", "syslog: {tls: '127.0.0.1:6514'}", nil, "config: syslog.tls: needs cert_file and key_file"},
+		{"retention below duplicate window", "nats: {retention: 12h}", nil,
+			"config: nats.retention 12h0m0s: must be at least 1h and at least nats.duplicate_window (24h0m0s)"},
 		{"stream interval too short", "sync: {intervals: {audit: 30s}}", nil, "config: sync.intervals.audit 30s: must be at least 1m"},
 		{"bad duration", "sync: {interval: soon}", nil, `line 1: invalid duration "soon" (use e.g. 30m, 12h or 7d)`},
 		{"unknown field", "sync: {intervall: 5m}", nil, "field intervall not found in type config.Sync"},
