@@ -78,10 +78,35 @@ type Engine struct {
 
 	mu sync.Mutex
 	// seq numbers the events evaluated, so a rule reached through two anchor values is tested once.
-	seq       uint64
+	seq uint64
+	// watermark is the latest event time seen from any source; sources hold each source's own (a source is a
+	// tenant's table: streams are collected side by side, and a first backfill of one stream must not make
+	// another's history late).
 	watermark int64
+	sources   map[string]int64
 	lastSweep int64
 	stats     Stats
+}
+
+// maxSourceLag is how far a source's events may trail the fastest source and still be evaluated (on top of the
+// lateness): it bounds the state kept for a source that stopped or lags far behind.
+const maxSourceLag = 8 * 24 * time.Hour
+
+// sourceOf names the source an event's lateness is measured in.
+func sourceOf(ev *schema.Event) string { return ev.Tenant + "\x00" + ev.Table }
+
+// horizon is the event time before which no event is evaluated any more: the slowest source's watermark, but not
+// further back than maxSourceLag behind the fastest. State older than horizon minus lateness can be dropped.
+func (e *Engine) horizon() int64 {
+	if e.watermark == 0 {
+		return 0
+	}
+	floor := e.watermark - int64(maxSourceLag)
+	slowest := e.watermark
+	for _, w := range e.sources {
+		slowest = min(slowest, w)
+	}
+	return max(slowest, floor)
 }
 
 // ruleState holds the groups of one rule.
@@ -223,11 +248,19 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 	defer e.mu.Unlock()
 
 	limit := e.clock().Add(maxFutureSkew).UnixNano()
-	lateBefore := int64(0)
+	// An event is late when it is older than its source's watermark minus the lateness, or too far behind the
+	// fastest source (maxSourceLag). The watermarks move after the batch, so batching does not change the result.
+	floor := int64(0)
 	if e.watermark != 0 {
-		lateBefore = e.watermark - int64(e.lateness)
+		floor = e.watermark - int64(maxSourceLag) - int64(e.lateness)
 	}
-	maxT := e.watermark
+	lateBefore := func(src string) int64 {
+		if w, ok := e.sources[src]; ok {
+			return max(w-int64(e.lateness), floor)
+		}
+		return floor
+	}
+	seen := map[string]int64{}
 	touched := map[touchKey]int64{}
 	for i := range events {
 		ev := &events[i]
@@ -242,13 +275,14 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 			continue
 		}
 		t := ev.Time.UnixNano()
-		if t < lateBefore {
+		src := sourceOf(ev)
+		if t < lateBefore(src) {
 			res.Late = append(res.Late, ev.ID)
 			e.stats.Late++
 			continue
 		}
-		if t > maxT && t <= limit {
-			maxT = t
+		if t <= limit && t > seen[src] {
+			seen[src] = t
 		}
 		e.seq++
 		for _, idx := range [2]*ruleIndex{e.byType[ev.EventType], e.byTable[ev.Table]} {
@@ -271,8 +305,12 @@ func (e *Engine) Evaluate(ctx context.Context, events []schema.Event) (Result, e
 			}
 		}
 	}
-	if maxT > e.watermark {
-		e.watermark = maxT
+	if e.sources == nil {
+		e.sources = map[string]int64{}
+	}
+	for src, t := range seen {
+		e.sources[src] = max(e.sources[src], t)
+		e.watermark = max(e.watermark, t)
 	}
 	now := e.clock().UTC()
 	keys := make([]touchKey, 0, len(touched))
@@ -351,20 +389,21 @@ func (e *Engine) apply(rs *ruleState, ev *schema.Event, t int64, touched map[tou
 	}
 }
 
-// prune drops finished segments: those that end more than lateness plus the rule's gap before the watermark.
-// No event that is not late can reach them any more. Touched groups are pruned every call, all groups whenever
-// the watermark moved ten minutes since the last full sweep.
+// prune drops finished segments: those that end more than lateness plus the rule's gap before the horizon (the
+// slowest source's watermark, bounded by maxSourceLag). No event that is not late can reach them any more.
+// Touched groups are pruned every call, all groups whenever the horizon moved ten minutes since the last sweep.
 func (e *Engine) prune(touched []touchKey) {
+	h := e.horizon()
 	for _, k := range touched {
-		k.g.prune(k.rs.rule, e.watermark-int64(e.lateness)-int64(k.rs.rule.gap()))
+		k.g.prune(k.rs.rule, h-int64(e.lateness)-int64(k.rs.rule.gap()))
 	}
-	if e.watermark-e.lastSweep < int64(10*time.Minute) {
+	if h-e.lastSweep < int64(10*time.Minute) {
 		return
 	}
-	e.lastSweep = e.watermark
+	e.lastSweep = h
 	for _, rs := range e.allStates() {
 		for key, g := range rs.groups {
-			g.prune(rs.rule, e.watermark-int64(e.lateness)-int64(rs.rule.gap()))
+			g.prune(rs.rule, h-int64(e.lateness)-int64(rs.rule.gap()))
 			if len(g.entries) == 0 {
 				delete(rs.groups, key)
 			}

@@ -477,3 +477,44 @@ func TestEngineStateIsBounded(t *testing.T) {
 		t.Errorf("engine holds %d of %d events", held, len(evs))
 	}
 }
+
+// TestEngineLatenessIsPerSource: streams are collected side by side, so one table's backfill must not make
+// another table's history late; within one table the lateness holds, and a source far behind every other
+// (more than maxSourceLag plus the lateness) is late too.
+func TestEngineLatenessIsPerSource(t *testing.T) {
+	ctx := context.Background()
+	now := t0.Add(30 * 24 * time.Hour)
+	eng := New([]*Rule{ruleByID(t, r1)}, Options{Clock: fixedClock(now), Lateness: 48 * time.Hour})
+	at := func(id, table string, ago time.Duration) schema.Event {
+		ev := fail(id, 0, "192.0.2.1")
+		ev.Time, ev.Table = now.Add(-ago), table
+		return ev
+	}
+	// The audit stream caught up first.
+	if _, err := eng.Evaluate(ctx, []schema.Event{at("audit-now", "Audit_CL", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Evaluate(ctx, []schema.Event{
+		at("raw-5d", "Raw_Event_CL", 5*24*time.Hour),           // another source's history: evaluated
+		at("audit-5d", "Audit_CL", 5*24*time.Hour),             // the same source, 5 days behind: late
+		at("raw-11d", "Raw_Event_CL", 11*24*time.Hour),         // too far behind the fastest source: late
+		at("audit-5d1h", "Audit_CL", 5*24*time.Hour+time.Hour), // late as well
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Late = slices.Sorted(slices.Values(res.Late))
+	if !slices.Equal(res.Late, []string{"audit-5d", "audit-5d1h", "raw-11d"}) {
+		t.Fatalf("late %v", res.Late)
+	}
+	// Sources are per tenant too: another tenant's history is not late behind this one.
+	eng2 := New([]*Rule{ruleByID(t, r1)}, Options{Clock: fixedClock(now), Lateness: 48 * time.Hour})
+	other := at("other-tenant", "Audit_CL", 5*24*time.Hour)
+	other.Tenant = "globex"
+	if _, err := eng2.Evaluate(ctx, []schema.Event{at("audit-now", "Audit_CL", 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := eng2.Evaluate(ctx, []schema.Event{other}); len(res.Late) != 0 {
+		t.Fatalf("another tenant's history was late: %v", res.Late)
+	}
+}
