@@ -79,9 +79,9 @@ type Engine struct {
 	mu sync.Mutex
 	// seq numbers the events evaluated, so a rule reached through two anchor values is tested once.
 	seq uint64
-	// watermark is the latest event time seen from any source; sources hold each source's own (a source is a
-	// tenant's table: streams are collected side by side, and a first backfill of one stream must not make
-	// another's history late).
+	// watermark is the latest event time seen from any source; sources hold each source's own (see sourceOf:
+	// streams and record types are collected side by side, and one's backfill must not make another's history
+	// late).
 	watermark int64
 	sources   map[string]int64
 	lastSweep int64
@@ -89,24 +89,21 @@ type Engine struct {
 }
 
 // maxSourceLag is how far a source's events may trail the fastest source and still be evaluated (on top of the
-// lateness): it bounds the state kept for a source that stopped or lags far behind.
+// lateness). State is kept that far back, which bounds it whatever a lagging or stalled source does.
 const maxSourceLag = 8 * 24 * time.Hour
 
-// sourceOf names the source an event's lateness is measured in.
-func sourceOf(ev *schema.Event) string { return ev.Tenant + "\x00" + ev.Table }
+// sourceOf names the source an event's lateness is measured in: a tenant's table and the event's activity (for the
+// SIEM tables the record type). Collectors page one source after another — the SIEM batch collector reads a week
+// of one type, then the next — so each source's history must be judged by its own progress.
+func sourceOf(ev *schema.Event) string { return ev.Tenant + "\x00" + ev.Table + "\x00" + ev.Activity }
 
-// horizon is the event time before which no event is evaluated any more: the slowest source's watermark, but not
-// further back than maxSourceLag behind the fastest. State older than horizon minus lateness can be dropped.
+// horizon is the event time before which no event is evaluated any more, whatever its source: maxSourceLag
+// behind the fastest source. State older than horizon minus lateness and the rule's gap can be dropped.
 func (e *Engine) horizon() int64 {
 	if e.watermark == 0 {
 		return 0
 	}
-	floor := e.watermark - int64(maxSourceLag)
-	slowest := e.watermark
-	for _, w := range e.sources {
-		slowest = min(slowest, w)
-	}
-	return max(slowest, floor)
+	return e.watermark - int64(maxSourceLag)
 }
 
 // ruleState holds the groups of one rule.
@@ -389,8 +386,8 @@ func (e *Engine) apply(rs *ruleState, ev *schema.Event, t int64, touched map[tou
 	}
 }
 
-// prune drops finished segments: those that end more than lateness plus the rule's gap before the horizon (the
-// slowest source's watermark, bounded by maxSourceLag). No event that is not late can reach them any more.
+// prune drops finished segments: those that end more than lateness plus the rule's gap before the horizon
+// (maxSourceLag behind the fastest source). No event that is not late can reach them any more.
 // Touched groups are pruned every call, all groups whenever the horizon moved ten minutes since the last sweep.
 func (e *Engine) prune(touched []touchKey) {
 	h := e.horizon()

@@ -449,16 +449,16 @@ func TestEngineRestartReplayKeepsAlertIDs(t *testing.T) {
 
 func TestEngineStateIsBounded(t *testing.T) {
 	rules := loadAll(t)
-	evs := stream(3, 8)
+	evs := stream(3, 40)
 	eng := New(rules, Options{Clock: fixedClock(evs[len(evs)-1].Time)})
 	for _, b := range chunk(evs, 100) {
 		if _, err := eng.Process(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Nothing older than lateness + horizon + gap behind the watermark may be held.
+	// Nothing older than maxSourceLag + lateness + horizon + gap behind the watermark may be held.
 	wm := eng.Stats().Watermark
-	oldest := wm.Add(-DefaultLateness - horizon - 2*time.Hour)
+	oldest := wm.Add(-maxSourceLag - DefaultLateness - horizon - 2*time.Hour)
 	held := 0
 	for _, rs := range eng.allStates() {
 		for _, g := range rs.groups {
@@ -487,7 +487,7 @@ func TestEngineLatenessIsPerSource(t *testing.T) {
 	eng := New([]*Rule{ruleByID(t, r1)}, Options{Clock: fixedClock(now), Lateness: 48 * time.Hour})
 	at := func(id, table string, ago time.Duration) schema.Event {
 		ev := fail(id, 0, "192.0.2.1")
-		ev.Time, ev.Table = now.Add(-ago), table
+		ev.Time, ev.Table, ev.Activity = now.Add(-ago), table, "Logon Authentication Failed"
 		return ev
 	}
 	// The audit stream caught up first.
