@@ -26,6 +26,9 @@ func ParseTime(s string) (time.Time, error) {
 	}
 	for _, l := range mimecastLayouts {
 		if t, err := time.Parse(l, s); err == nil {
+			if t.IsZero() { // 0001-01-01T00:00:00Z is Go's "no time", never an event time
+				return time.Time{}, fmt.Errorf("zero time %q", s)
+			}
 			return t.UTC(), nil
 		}
 	}
