@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -173,6 +172,18 @@ func queryCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
+// sinceDuration reads a --since duration ("" for none) as the time that far back from now.
+func sinceDuration(since string) (time.Time, error) {
+	if since == "" {
+		return time.Time{}, nil
+	}
+	d, err := config.ParseDuration(since)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since: %w", err)
+	}
+	return time.Now().Add(-d), nil
+}
+
 func checkFormat(f string, allowed ...string) error {
 	for _, a := range allowed {
 		if f == a {
@@ -195,12 +206,9 @@ func alertsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			f := store.AlertFilter{Tenant: tenant, RuleID: rule, Limit: limit}
-			if since != "" {
-				d, err := config.ParseDuration(since)
-				if err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-				f.Since = time.Now().Add(-d)
+			var err error
+			if f.Since, err = sinceDuration(since); err != nil {
+				return err
 			}
 			db, err := openReader(cmd, g)
 			if err != nil {
@@ -212,9 +220,7 @@ func alertsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if format == "json" {
-				enc := json.NewEncoder(g.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(alerts)
+				return writeJSON(g.stdout, alerts)
 			}
 			rows := make([][]any, 0, len(alerts))
 			for _, al := range alerts {

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/castwatch/castwatch/internal/app"
-	"github.com/castwatch/castwatch/internal/config"
 	"github.com/castwatch/castwatch/internal/store"
 	"github.com/castwatch/castwatch/internal/store/duckdb"
 )
@@ -56,12 +55,9 @@ func incidentsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			f := store.IncidentFilter{Tenant: tenant, State: state, Limit: limit}
-			if since != "" {
-				d, err := config.ParseDuration(since)
-				if err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-				f.Since = time.Now().Add(-d)
+			var err error
+			if f.Since, err = sinceDuration(since); err != nil {
+				return err
 			}
 			db, err := openReader(cmd, g)
 			if err != nil {
