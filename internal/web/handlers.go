@@ -21,8 +21,7 @@ const maxAlertLimit = 1000
 
 // pageData is what the overview templates render.
 type pageData struct {
-	Version  string
-	Assets   assets
+	Base
 	Ranges   []rangeOption
 	Window   window
 	Tenant   string
@@ -36,8 +35,7 @@ type pageData struct {
 	// Notice is shown above the content (e.g. an unknown range was replaced by the default).
 	Notice string
 	// Error is set when data could not be loaded; the details are in the server log.
-	Error    string
-	Syncable bool
+	Error string
 }
 
 // NoData reports whether the store holds no audit events in the window and there are no alerts.
@@ -112,13 +110,10 @@ func (s *server) loadPage(ctx context.Context, win window, tenant string) (pageD
 		q.Set("tenant", tenant)
 	}
 	p := pageData{
-		Version:  s.version,
-		Assets:   s.assets,
 		Ranges:   ranges,
 		Window:   win,
 		Tenant:   tenant,
 		ChartURL: "/api/v1/charts/failed-logons?" + q.Encode(),
-		Syncable: s.sync != nil,
 	}
 	var err error
 	if p.Summary, err = s.summary(ctx, win, tenant); err != nil {
@@ -158,7 +153,7 @@ func (s *server) handleConnectors(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	s.renderOverview(w, r, "page")
+	s.renderOverview(w, r, "layout")
 }
 
 func (s *server) handleOverviewFragment(w http.ResponseWriter, r *http.Request) {
@@ -169,6 +164,7 @@ func (s *server) renderOverview(w http.ResponseWriter, r *http.Request, name str
 	win, notice := s.pageWindow(r)
 	tenant := r.URL.Query().Get("tenant")
 	p, err := s.loadPage(r.Context(), win, tenant)
+	p.Base = s.base(r, "overview")
 	p.Notice = notice
 	status := http.StatusOK
 	if err != nil {
@@ -176,21 +172,7 @@ func (s *server) renderOverview(w http.ResponseWriter, r *http.Request, name str
 		p.Error = "Could not load data from the store; the server log has the details."
 		status = http.StatusInternalServerError
 	}
-	s.render(w, r, status, name, p)
-}
-
-// render executes a template into a buffer first, so a template error never leaves a half-written page.
-func (s *server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	var buf bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
-		s.log.ErrorContext(r.Context(), "render template", "template", name, "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
+	s.renderTemplate(w, r, status, "overview", name, p)
 }
 
 // writeJSON answers with v as JSON.

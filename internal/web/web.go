@@ -23,7 +23,7 @@ import (
 //go:embed static
 var embeddedStatic embed.FS
 
-//go:embed templates/*.html
+//go:embed templates
 var templateFS embed.FS
 
 // Vendored front-end files, built by `make web` (npm run build in web/) into static/vendor/.
@@ -68,7 +68,7 @@ type server struct {
 	version string
 	sync    func(ctx context.Context) error
 	now     func() time.Time
-	tmpl    *template.Template
+	pages   map[string]*template.Template
 	static  fs.FS
 	assets  assets
 	metrics *httpMetrics
@@ -123,11 +123,11 @@ func New(opts Options) (http.Handler, error) {
 	if s.assets.Missing() {
 		s.log.Warn("front-end assets not built; charts and live refresh are disabled", "fix", "run make web")
 	}
-	tmpl, err := template.New("web").Funcs(templateFuncs).ParseFS(templateFS, "templates/*.html")
+	pages, err := parsePageTemplates(templateFS)
 	if err != nil {
 		return nil, fmt.Errorf("web: templates: %w", err)
 	}
-	s.tmpl = tmpl
+	s.pages = pages
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleIndex)
