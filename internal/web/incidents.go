@@ -28,11 +28,11 @@ var alertStatuses = []string{"new", "active", "closed"}
 
 // registerIncidentRoutes adds the incident API and the alert status endpoint to mux.
 func (s *server) registerIncidentRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/v1/incidents", s.handleIncidents)
-	mux.HandleFunc("GET /api/v1/incidents/{id}", s.handleIncident)
-	mux.HandleFunc("POST /api/v1/incidents/{id}", s.handleUpdateIncident)
-	mux.HandleFunc("POST /api/v1/incidents/{id}/comments", s.handleAddComment)
-	mux.HandleFunc("POST /api/v1/alerts/{id}/status", s.handleAlertStatus)
+	s.handleAPI(mux, "GET /api/v1/incidents", s.handleIncidents)
+	s.handleAPI(mux, "GET /api/v1/incidents/{id}", s.handleIncident)
+	s.handleAPI(mux, "POST /api/v1/incidents/{id}", s.handleUpdateIncident)
+	s.handleAPI(mux, "POST /api/v1/incidents/{id}/comments", s.handleAddComment)
+	s.handleAPI(mux, "POST /api/v1/alerts/{id}/status", s.handleAlertStatus)
 }
 
 // incidentsResponse is the body of GET /api/v1/incidents.

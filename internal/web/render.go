@@ -44,6 +44,13 @@ var navLinks = []navLink{
 	{"search", "Search", "/search"},
 }
 
+// handleAPI registers a JSON API route and records its pattern, so the OpenAPI document can be checked against
+// the routes actually served. Every /api/v1/ route is registered through it.
+func (s *server) handleAPI(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	s.apiRoutes = append(s.apiRoutes, pattern)
+	mux.HandleFunc(pattern, h)
+}
+
 // base returns the layout data for a page.
 func (s *server) base(r *http.Request, nav string, scripts ...string) Base {
 	return Base{

@@ -69,9 +69,11 @@ type server struct {
 	sync    func(ctx context.Context) error
 	now     func() time.Time
 	pages   map[string]*template.Template
-	static  fs.FS
-	assets  assets
-	metrics *httpMetrics
+	// apiRoutes are the patterns registered with handleAPI.
+	apiRoutes []string
+	static    fs.FS
+	assets    assets
+	metrics   *httpMetrics
 }
 
 // assets records which vendored front-end files are present.
@@ -136,10 +138,10 @@ func New(opts Options) (http.Handler, error) {
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
-	mux.HandleFunc("GET /api/v1/alerts", s.handleAlerts)
-	mux.HandleFunc("GET /api/v1/charts/failed-logons", s.handleFailedLogonsChart)
-	mux.HandleFunc("POST /api/v1/sync", s.handleSync)
-	mux.HandleFunc("GET /api/v1/connectors", s.handleConnectors)
+	s.handleAPI(mux, "GET /api/v1/alerts", s.handleAlerts)
+	s.handleAPI(mux, "GET /api/v1/charts/failed-logons", s.handleFailedLogonsChart)
+	s.handleAPI(mux, "POST /api/v1/sync", s.handleSync)
+	s.handleAPI(mux, "GET /api/v1/connectors", s.handleConnectors)
 	s.registerIncidentRoutes(mux)
 	mux.Handle("GET /static/", http.StripPrefix("/static/", noDirListing(http.FileServerFS(s.static))))
 
