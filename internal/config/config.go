@@ -144,7 +144,17 @@ type NATS struct {
 // HTTP configures the web server of `castwatch serve`.
 type HTTP struct {
 	Addr string `yaml:"addr"`
+	// TLSCertFile and TLSKeyFile (PEM) serve the web UI over HTTPS; both or neither.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// AdminPassword is the password of the first admin, created when the store has no users; empty generates
+	// one and prints it once. Env CASTWATCH_ADMIN_PASSWORD or CASTWATCH_ADMIN_PASSWORD_FILE.
+	AdminPassword     Secret `yaml:"admin_password"`
+	AdminPasswordFile string `yaml:"admin_password_file"`
 }
+
+// TLS reports whether the web UI is served over HTTPS.
+func (h HTTP) TLS() bool { return h.TLSCertFile != "" && h.TLSKeyFile != "" }
 
 // Sync configures collection.
 type Sync struct {
@@ -195,6 +205,9 @@ type Config struct {
 	Detect   Detect   `yaml:"detect"`
 	Syslog   Syslog   `yaml:"syslog"`
 	Tenants  []Tenant `yaml:"tenants"`
+	Enrich   Enrich   `yaml:"enrich"`
+	// Analytics configures behaviour analytics.
+	Analytics Analytics `yaml:"analytics"`
 }
 
 // Default returns the built-in defaults.
@@ -209,8 +222,9 @@ func Default() Config {
 			Lookback: Duration(7 * 24 * time.Hour),
 			PageSize: 500,
 		},
-		Detect: Detect{Lateness: Duration(48 * time.Hour)},
-		Syslog: Syslog{Tenant: "default", MaxMessageBytes: 64 << 10},
+		Detect:    Detect{Lateness: Duration(48 * time.Hour)},
+		Syslog:    Syslog{Tenant: "default", MaxMessageBytes: 64 << 10},
+		Analytics: defaultAnalytics(),
 	}
 }
 
@@ -260,6 +274,18 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 	}
 	if v := getenv("CASTWATCH_HTTP_ADDR"); v != "" {
 		cfg.HTTP.Addr = v
+	}
+	if v := getenv("CASTWATCH_HTTP_TLS_CERT_FILE"); v != "" {
+		cfg.HTTP.TLSCertFile = v
+	}
+	if v := getenv("CASTWATCH_HTTP_TLS_KEY_FILE"); v != "" {
+		cfg.HTTP.TLSKeyFile = v
+	}
+	if v := getenv("CASTWATCH_ADMIN_PASSWORD"); v != "" {
+		cfg.HTTP.AdminPassword = NewSecret(v)
+	}
+	if v := getenv("CASTWATCH_ADMIN_PASSWORD_FILE"); v != "" {
+		cfg.HTTP.AdminPasswordFile = v
 	}
 	if v := getenv("CASTWATCH_NATS_URL"); v != "" {
 		cfg.NATS.URL = v
@@ -320,6 +346,16 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 
 // resolveFiles reads *_file settings. A value given both inline and as a file is an error.
 func resolveFiles(cfg *Config) error {
+	if cfg.HTTP.AdminPasswordFile != "" {
+		if !cfg.HTTP.AdminPassword.IsZero() {
+			return errors.New("config: http: set admin_password or admin_password_file, not both")
+		}
+		v, err := readSecretFile(cfg.HTTP.AdminPasswordFile)
+		if err != nil {
+			return fmt.Errorf("config: http.admin_password_file: %w", err)
+		}
+		cfg.HTTP.AdminPassword = NewSecret(v)
+	}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		if t.ClientIDFile != "" {
@@ -417,6 +453,9 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		add("http.addr %q: must be host:port", c.HTTP.Addr)
 	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		add("http.tls_cert_file and http.tls_key_file: set both or neither")
+	}
 	if time.Duration(c.Sync.Interval) < time.Minute {
 		add("sync.interval %s: must be at least 1m", time.Duration(c.Sync.Interval))
 	}
@@ -453,6 +492,8 @@ func (c *Config) Validate() error {
 	if c.Syslog.MaxMessageBytes < 1024 || c.Syslog.MaxMessageBytes > 16<<20 {
 		add("syslog.max_message_bytes %d: must be between 1024 and 16777216", c.Syslog.MaxMessageBytes)
 	}
+	probs = append(probs, c.Enrich.validate()...)
+	probs = append(probs, c.Analytics.validate()...)
 	seen := map[string]bool{}
 	for i, t := range c.Tenants {
 		p := fmt.Sprintf("tenants[%d]", i)

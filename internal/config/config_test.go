@@ -157,6 +157,14 @@ func TestValidationMessages(t *testing.T) {
 			`config: nats.url "http://x:4222": must be a nats:// or tls:// URL, or empty for the embedded server`},
 		{"log level", "log_level: verbose", nil, `config: log_level "verbose": must be one of debug, info, warn, error`},
 		{"http addr", "http: {addr: '8080'}", nil, `config: http.addr "8080": must be host:port`},
+		{"tls cert without key", "http: {tls_cert_file: /etc/castwatch/cert.pem}", nil,
+			"config: http.tls_cert_file and http.tls_key_file: set both or neither"},
+		{"tls key without cert", "", map[string]string{"CASTWATCH_HTTP_TLS_KEY_FILE": "/etc/castwatch/key.pem"},
+			"config: http.tls_cert_file and http.tls_key_file: set both or neither"},
+		{"admin password twice", "http: {admin_password: a-long-password, admin_password_file: /nonexistent}", nil,
+			"config: http: set admin_password or admin_password_file, not both"},
+		{"unreadable admin password file", "", map[string]string{"CASTWATCH_ADMIN_PASSWORD_FILE": "/nonexistent/pw"},
+			"config: http.admin_password_file: cannot read /nonexistent/pw: no such file or directory"},
 		{"env with many tenants", "tenants: [{name: a, client_id: x, client_secret: y}, {name: b, client_id: x, client_secret: y}]",
 			map[string]string{"MIMECAST_CLIENT_ID": "z"},
 			"config: MIMECAST_* environment variables set a single tenant, but the config file defines 2 tenants; set credentials in the file instead"},
@@ -206,5 +214,34 @@ func TestParseDuration(t *testing.T) {
 		if _, err := ParseDuration(bad); err == nil {
 			t.Errorf("%q: want error", bad)
 		}
+	}
+}
+
+// TestHTTPTLSAndAdminPassword reads the TLS files and the first admin's password from the file and the environment.
+func TestHTTPTLSAndAdminPassword(t *testing.T) {
+	path := writeFile(t, "c.yaml", "http: {tls_cert_file: /etc/castwatch/cert.pem, tls_key_file: /etc/castwatch/key.pem}")
+	cfg, err := Load(path, env(map[string]string{"CASTWATCH_ADMIN_PASSWORD": "from-the-environment"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.HTTP.TLS() || cfg.HTTP.TLSCertFile != "/etc/castwatch/cert.pem" || cfg.HTTP.TLSKeyFile != "/etc/castwatch/key.pem" {
+		t.Errorf("http = %+v, want TLS with both files", cfg.HTTP)
+	}
+	if got := cfg.HTTP.AdminPassword.Reveal(); got != "from-the-environment" {
+		t.Errorf("admin password = %q", got)
+	}
+	if d := Default(); d.HTTP.TLS() {
+		t.Error("the default serves TLS")
+	}
+	pw := writeFile(t, "admin-password", "from-a-file\n")
+	cfg, err = Load("", env(map[string]string{"CASTWATCH_ADMIN_PASSWORD_FILE": pw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.HTTP.AdminPassword.Reveal(); got != "from-a-file" {
+		t.Errorf("admin password from file = %q", got)
+	}
+	if s := fmt.Sprintf("%v %+v", cfg.HTTP, cfg.HTTP); strings.Contains(s, "from-a-file") {
+		t.Errorf("the admin password prints: %s", s)
 	}
 }
