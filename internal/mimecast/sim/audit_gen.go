@@ -76,6 +76,13 @@ func (s *Sim) spray(day int64) daySpray {
 	if ok {
 		return sp
 	}
+	if s.quiet(day) {
+		sp.hour = -1 // no attempts: a benign day
+		s.mu.Lock()
+		s.days[day] = sp
+		s.mu.Unlock()
+		return sp
+	}
 	r := rngFor(s.opts.Seed, "spray", day)
 	sp.hour = day*24 + int64(r.IntN(24))
 	t := time.Unix(sp.hour*3600, 0).UTC().Add(time.Duration(r.IntN(50*60)) * time.Second)
@@ -114,6 +121,9 @@ func (s *Sim) Sprays(from, to time.Time) []Spray {
 	var out []Spray
 	for day := floorDiv(lo.Unix(), 86400); day <= floorDiv(hi.Unix(), 86400); day++ {
 		sp := s.spray(day)
+		if len(sp.attempts) == 0 {
+			continue
+		}
 		first := sp.attempts[0].t
 		if first.Before(lo) || first.After(hi) {
 			continue

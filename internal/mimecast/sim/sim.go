@@ -132,9 +132,17 @@ type Options struct {
 	AccessKey, SecretKey string
 	// AppID and AppKey are the registered API 1.0 application (x-mc-app-id and the key in the signed data).
 	AppID, AppKey string
+	// QuietUntil makes the days that begin before it benign: no attack stories and no password sprays on them
+	// (behaviour models can learn a clean baseline first). Zero: every day has its stories.
+	QuietUntil time.Time
 	// MissingProducts lists products the tenant is not licensed for (Product* constants); their endpoints answer
 	// HTTP 403 app_forbidden.
 	MissingProducts []string
+}
+
+// quiet reports whether UTC day (days since 1970) is a benign day without stories (see Options.QuietUntil).
+func (s *Sim) quiet(day int64) bool {
+	return !s.opts.QuietUntil.IsZero() && time.Unix(day*86400, 0).Before(s.opts.QuietUntil)
 }
 
 // Products the tenant's endpoints belong to (for Options.MissingProducts).
