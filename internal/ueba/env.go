@@ -2,6 +2,7 @@ package ueba
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -14,6 +15,10 @@ import (
 //	keyword(list, text)      text contains a keyword of the named keyword list
 //	history(model)           observations the named model holds for this event's scope (0 = no history)
 //	personal_recipient()     a recipient at a public mail domain whose local part carries the user's name
+//	addresses(text)          the e-mail addresses written in text, lower-cased, in order
+//	domain(address)          the domain of an e-mail address, lower-cased ("" when it has none)
+//	model_days(model)        days since the named model began learning (0 = not yet), so a "no history" condition
+//	                         can wait until the model has had time to learn, as first rules with no_history do
 type env struct {
 	EventType            string         `expr:"event_type"`
 	User                 string         `expr:"user"`
@@ -43,6 +48,9 @@ type env struct {
 	Keyword           func(list, text string) bool      `expr:"keyword"`
 	History           func(model string) int            `expr:"history"`
 	PersonalRecipient func() bool                       `expr:"personal_recipient"`
+	Addresses         func(text string) []string        `expr:"addresses"`
+	Domain            func(address string) string       `expr:"domain"`
+	ModelDays         func(model string) int            `expr:"model_days"`
 }
 
 // compileCondition compiles a condition to a boolean program, checking names and types against env.
@@ -71,7 +79,31 @@ func (e *Engine) envFor(x *ev) *env {
 		},
 		History:           func(model string) int { return e.history(model, x) },
 		PersonalRecipient: func() bool { return personalRecipient(x) != "" },
+		Addresses:         addresses,
+		Domain:            func(a string) string { return strings.ToLower(domainOf(strings.TrimSpace(a))) },
+		ModelDays:         func(model string) int { return e.modelDays(model, x) },
 	}
+}
+
+// modelDays is the number of days from the named model's first training day to the event's day.
+func (e *Engine) modelDays(model string, x *ev) int {
+	start, ok := e.st.ModelStart[model]
+	if !ok {
+		return 0
+	}
+	return int(dayOf(x.Time) - start)
+}
+
+// addressRe matches an e-mail address inside free text.
+var addressRe = regexp.MustCompile(`[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+`)
+
+// addresses returns the e-mail addresses written in text, lower-cased, in order ("a@x to b@y" → [a@x b@y]).
+func addresses(text string) []string {
+	found := addressRe.FindAllString(text, -1)
+	for i, a := range found {
+		found[i] = strings.ToLower(a)
+	}
+	return found
 }
 
 // inList matches a string or any string of a list against a context list.

@@ -24,13 +24,6 @@ type Context interface {
 	Keyword(list, text string) (string, bool)
 }
 
-// Context list names rules may use.
-var listNames = []string{
-	"tor_exit_nodes", "blocklisted_ips", "ransomware_ips", "suspicious_countries", "public_mail_domains",
-	"disposable_domains", "competitor_domains", "executives", "privileged_users", "service_accounts",
-	"disabled_accounts", "privacy_keywords", "job_search_keywords", "source_code_extensions",
-}
-
 // ev is one event being analysed, with what the engine derived for it.
 type ev struct {
 	*schema.Event

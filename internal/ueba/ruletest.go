@@ -2,6 +2,7 @@ package ueba
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/gob"
 	"encoding/json"
 	"fmt"
@@ -265,7 +266,12 @@ func testEvents(defaults TestEvent, history []HistoryEntry, evs []TestEvent) ([]
 			}
 		}
 	}
-	return append(hist, out...), nil
+	all := append(hist, out...)
+	// Both test runs (one batch, and one event per batch) must see the events in the order Process sorts them.
+	slices.SortStableFunc(all, func(a, b schema.Event) int {
+		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.ID, b.ID))
+	})
+	return all, nil
 }
 
 func testEvent(defaults, te TestEvent, id string) (schema.Event, error) {
