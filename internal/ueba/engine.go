@@ -108,6 +108,7 @@ type Engine struct {
 
 	st    state
 	out   Output
+	// dirty holds the sessions changed since the last output, by session id.
 	dirty map[string]*sess
 	stats Stats
 }
@@ -342,7 +343,7 @@ func (e *Engine) endSession(k string, s *sess) {
 		e.addObservation(m, s.S.User, s.S.End, func(sc *scope, d day) { sc.addNumber(s.Totals[id], d) })
 	}
 	if s.S.Score > 0 {
-		e.dirty[k] = s
+		e.dirty[s.S.ID] = s
 	}
 }
 
@@ -501,8 +502,7 @@ func (e *Engine) score(r *Rule, x *ev, value string) {
 	s.S.Score += points
 	e.out.Findings = append(e.out.Findings, f)
 	e.stats.Findings++
-	k := s.S.Tenant + "\x00" + s.S.User
-	e.dirty[k] = s
+	e.dirty[s.S.ID] = s
 	if !s.S.Notable && s.S.Score >= e.notable {
 		s.S.Notable = true
 		s.S.NotableAt = x.Time
