@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,8 +107,8 @@ type Engine struct {
 	notable int
 	scores  map[string]int
 
-	st    state
-	out   Output
+	st  state
+	out Output
 	// dirty holds the sessions changed since the last output, by session id.
 	dirty map[string]*sess
 	stats Stats
@@ -338,22 +339,12 @@ func (e *Engine) session(tenant, user, peer string, t time.Time) *sess {
 func (e *Engine) endSession(k string, s *sess) {
 	delete(e.st.Sessions, k)
 	s.S.Open = false
-	for _, id := range slices.Sorted(mapsKeys(s.Totals)) {
+	for _, id := range slices.Sorted(maps.Keys(s.Totals)) {
 		m := e.byID[id]
 		e.addObservation(m, s.S.User, s.S.End, func(sc *scope, d day) { sc.addNumber(s.Totals[id], d) })
 	}
 	if s.S.Score > 0 {
 		e.dirty[s.S.ID] = s
-	}
-}
-
-func mapsKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -2,8 +2,9 @@ package ueba
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,16 +100,7 @@ func featureByName(name string) (featureFunc, error) {
 	if col, ok := strings.CutPrefix(name, "fields."); ok && col != "" {
 		return one(func(e *ev) string { return fieldString(e.Event, col) }), nil
 	}
-	return nil, fmt.Errorf("unknown feature %q (known: %s, fields.<column>)", name, strings.Join(sortedKeys(features), ", "))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return nil, fmt.Errorf("unknown feature %q (known: %s, fields.<column>)", name, strings.Join(slices.Sorted(maps.Keys(features)), ", "))
 }
 
 // fieldString returns the first non-empty source column among names.

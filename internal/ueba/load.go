@@ -2,10 +2,12 @@ package ueba
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -57,7 +59,6 @@ func LoadFS(fsys fs.FS) (Content, error) {
 			errs = append(errs, fmt.Errorf("%s: model id %s already defined in %s", p, m.ID, prev.Source))
 			continue
 		}
-		m.index = len(c.Models)
 		models[m.ID] = m
 		c.Models = append(c.Models, m)
 	}
@@ -120,7 +121,7 @@ func parseModel(fsys fs.FS, p string) (*Model, error) {
 	default:
 		bad("kind %q must be categorical, numerical or time_of_week", m.Kind)
 	}
-	m.TrainIf = orDefault(m.TrainIf, TrainAlways)
+	m.TrainIf = cmp.Or(m.TrainIf, TrainAlways)
 	if m.TrainIf != TrainAlways && m.TrainIf != TrainOncePerSession {
 		bad("train_if %q must be always or once_per_session", m.TrainIf)
 	}
@@ -131,7 +132,7 @@ func parseModel(fsys fs.FS, p string) (*Model, error) {
 	switch {
 	case m.Kind == Numerical:
 		if _, ok := numbers[m.Feature]; !ok {
-			bad("numerical feature %q unknown (known: %s)", m.Feature, strings.Join(sortedKeys(numbers), ", "))
+			bad("numerical feature %q unknown (known: %s)", m.Feature, strings.Join(slices.Sorted(maps.Keys(numbers)), ", "))
 		}
 		if m.SessionTotal && m.Scope != ScopeUser {
 			bad("session_total needs scope user")
@@ -203,7 +204,7 @@ func parseRule(fsys fs.FS, p string, models map[string]*Model) (*Rule, error) {
 	case KindSessionSum:
 		needThreshold(r, bad)
 		if r.sum = numbers[r.Sum]; r.sum == nil {
-			bad("sum %q unknown (known: %s)", r.Sum, strings.Join(sortedKeys(numbers), ", "))
+			bad("sum %q unknown (known: %s)", r.Sum, strings.Join(slices.Sorted(maps.Keys(numbers)), ", "))
 		}
 	case KindSessionDistinct:
 		needThreshold(r, bad)
@@ -223,7 +224,7 @@ func parseRule(fsys fs.FS, p string, models map[string]*Model) (*Rule, error) {
 	if r.Model != "" && r.model == nil && !slices.Contains([]string{KindFirst, KindAbnormal, KindSeen, KindTop}, r.Kind) {
 		bad("model is only for first, abnormal, seen and top rules")
 	}
-	r.Dedup = orDefault(r.Dedup, "value")
+	r.Dedup = cmp.Or(r.Dedup, "value")
 	if !slices.Contains([]string{"value", "session", "event"}, r.Dedup) {
 		bad("dedup %q must be value, session or event", r.Dedup)
 	}
@@ -318,13 +319,6 @@ func scopeFunc(name string) (featureFunc, error) {
 		return nil, errors.New("scope is required (user, peer, org or a feature)")
 	}
 	return featureByName(name)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // parseDays reads a duration like "30d", "12h" or "90m".

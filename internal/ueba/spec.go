@@ -104,7 +104,6 @@ type Model struct {
 	trainWhen *vm.Program
 	feature   featureFunc
 	scope     featureFunc
-	index     int
 }
 
 // Rule is one scoring rule, loaded from rules/<id>.yaml.
