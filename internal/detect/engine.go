@@ -365,7 +365,8 @@ func (e *Engine) apply(rs *ruleState, ev *schema.Event, t int64, touched map[tou
 		g = newGroup(ev.Tenant, gdisp)
 		rs.groups[full] = g
 	}
-	en := entry{t: t, id: ev.ID}
+	snap := *ev
+	en := entry{t: t, id: ev.ID, ev: &snap}
 	if r.distinct != nil {
 		en.distinct = strings.Join(r.distinct.values(ev, sbuf[:0]), ",")
 	}

@@ -83,7 +83,9 @@ func TestEngineAlertContent(t *testing.T) {
 		Created:    t0.Add(time.Hour),
 		Explanation: "5 failed logons with a source IP between 10:00:00 and 10:12:30 UTC on 2026-11-20 " +
 			"(threshold: more than 3 in 30m)",
-		Status: "new",
+		Status:     "new",
+		EventCount: 5,
+		Events:     evs,
 	}
 	if fmt.Sprintf("%+v", a) != fmt.Sprintf("%+v", want) {
 		t.Errorf("alert\n got: %+v\nwant: %+v", a, want)

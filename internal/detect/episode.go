@@ -15,6 +15,8 @@ type entry struct {
 	distinct string
 	// vals holds the values of the rule's needed fields, in Rule.needed order.
 	vals [][]string
+	// ev is a copy of the matched event, for the alert's snapshot of its events.
+	ev *schema.Event
 }
 
 func (a *entry) less(b *entry) bool {

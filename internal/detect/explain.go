@@ -18,10 +18,14 @@ func (g *group) buildAlert(r *Rule, ep *episode, now time.Time) schema.Alert {
 	firstT := g.entries[idx[0]].t
 	lastT := g.entries[idx[len(idx)-1]].t
 	ids := make([]string, 0, min(len(idx), MaxEventIDs))
+	events := make([]schema.Event, 0, min(len(idx), schema.MaxAlertEvents))
 	distinct := map[string]struct{}{}
 	for _, i := range idx {
 		if len(ids) < MaxEventIDs {
 			ids = append(ids, g.entries[i].id)
+		}
+		if len(events) < schema.MaxAlertEvents && g.entries[i].ev != nil {
+			events = append(events, *g.entries[i].ev)
 		}
 		if r.distinct != nil && g.entries[i].distinct != "" {
 			distinct[g.entries[i].distinct] = struct{}{}
@@ -36,6 +40,8 @@ func (g *group) buildAlert(r *Rule, ep *episode, now time.Time) schema.Alert {
 		Tactics:     append([]string{}, r.Tactics...),
 		Techniques:  append([]string{}, r.Techniques...),
 		EventIDs:    ids,
+		EventCount:  len(idx),
+		Events:      events,
 		GroupKey:    g.display,
 		FirstEvent:  time.Unix(0, firstT).UTC(),
 		LastEvent:   time.Unix(0, lastT).UTC(),

@@ -28,4 +28,12 @@ type Alert struct {
 	Created     time.Time `json:"created"`
 	Explanation string    `json:"explanation"`
 	Status      string    `json:"status"`
+	// EventCount is how many events the alert matched in all (EventIDs and Events may hold fewer).
+	EventCount int `json:"event_count,omitempty"`
+	// Events is a snapshot of the first MaxAlertEvents matched events in (time, id) order, so the alert can show
+	// why it fired after the events themselves are gone from memory. It is not part of the alert's identity.
+	Events []Event `json:"events,omitempty"`
 }
+
+// MaxAlertEvents caps Alert.Events, the matched events an alert keeps a snapshot of.
+const MaxAlertEvents = 50

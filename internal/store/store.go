@@ -22,13 +22,43 @@ type Quarantined struct {
 	Time     time.Time
 }
 
-// AlertFilter narrows Alerts.
+// AlertFilter narrows Alerts. Empty fields do not filter.
 type AlertFilter struct {
 	Tenant string
 	RuleID string
-	Since  time.Time
+	// Since keeps alerts created at or after it.
+	Since time.Time
+	// From and To keep alerts whose time (last event, else creation) is in [From, To).
+	From, To time.Time
+	// IDs keeps the alerts with these ids (nil: no filter; empty non-nil: none).
+	IDs      []string
+	Severity string
+	// Statuses keeps alerts with any of these statuses.
+	Statuses []string
+	// Text keeps alerts whose title, rule id or an entity value contains it, ignoring case.
+	Text string
+	// Technique keeps alerts naming this ATT&CK technique (T1566 also matches its sub-techniques T1566.001…).
+	Technique string
+	// Sort orders the list (AlertSortCreated when empty).
+	Sort string
+	// Offset skips that many alerts of the sorted list.
+	Offset int
 	Limit  int
+	// WithEvents loads each alert's matched-event snapshot (schema.Alert.Events); lists leave it empty.
+	WithEvents bool
 }
+
+// Alert list orders (AlertFilter.Sort); ties are broken by id.
+const (
+	// AlertSortCreated is newest created first (the default).
+	AlertSortCreated = "created"
+	// AlertSortTime is latest alert time (last event, else creation) first.
+	AlertSortTime = "time"
+	// AlertSortSeverity is highest severity first, then latest alert time.
+	AlertSortSeverity = "severity"
+	// AlertSortRule is by rule id, then latest alert time.
+	AlertSortRule = "rule"
+)
 
 // Result is the answer to a read-only query.
 type Result struct {
@@ -115,14 +145,46 @@ type IncidentFilter struct {
 	Since time.Time
 	// AlertIDs keeps incidents holding any of these alerts (nil: no filter; empty non-nil: none).
 	AlertIDs []string
-	Limit    int
+	// Until keeps incidents whose first alert is before it.
+	Until    time.Time
+	Severity string
+	// Owner keeps incidents with this owner; NoOwner keeps unassigned ones.
+	Owner string
+	// Sort orders the list (IncidentSortLast when empty).
+	Sort string
+	// Offset skips that many incidents of the sorted list.
+	Offset int
+	Limit  int
 }
+
+// NoOwner is the IncidentFilter.Owner value that keeps incidents without an owner.
+const NoOwner = "-"
+
+// Incident list orders (IncidentFilter.Sort); ties are broken by id.
+const (
+	// IncidentSortLast is latest last alert first (the default).
+	IncidentSortLast = "last"
+	// IncidentSortSeverity is highest severity first, then latest last alert.
+	IncidentSortSeverity = "severity"
+	// IncidentSortCreated is newest created first.
+	IncidentSortCreated = "created"
+)
 
 // IncidentUpdate is a change to an incident's triage fields; empty fields are left as they are.
 type IncidentUpdate struct {
 	State          string `json:"state,omitempty"`
 	Owner          string `json:"owner,omitempty"`
 	Classification string `json:"classification,omitempty"`
+}
+
+// RiskFilter narrows the behaviour analytics' risk sessions. Empty fields do not filter.
+type RiskFilter struct {
+	Tenant      string
+	User        string
+	NotableOnly bool
+	// Since keeps sessions that ended at or after it.
+	Since time.Time
+	Limit int
 }
 
 // Store is the storage castwatch writes collected data, quarantined input and alerts to.

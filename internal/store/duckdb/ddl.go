@@ -178,6 +178,13 @@ var migrations = []migration{
 			PRIMARY KEY (incident_id, seq)
 		)`,
 	}},
+	{4, "alert event snapshots", []string{
+		// events holds the first schema.MaxAlertEvents matched events (JSON array); event_count all of them.
+		`ALTER TABLE alerts ADD COLUMN IF NOT EXISTS events JSON`,
+		`ALTER TABLE alerts ADD COLUMN IF NOT EXISTS event_count INTEGER`,
+	}},
+	{5, "users, sessions and API tokens", authTables},
+	{6, "behaviour analytics", uebaTables},
 }
 
 // SchemaVersion is the migration version a store opened by this build is at.

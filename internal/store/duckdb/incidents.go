@@ -251,8 +251,16 @@ func scanIncident(r rowScanner) (store.Incident, error) {
 	return inc, nil
 }
 
-// Incidents lists incidents matching f, latest last alert first (then id), without their comments. Limit 0 means
-// no limit.
+// incidentOrders are the ORDER BY clauses of the store.IncidentSort values.
+var incidentOrders = map[string]string{
+	"":                         "last_alert DESC NULLS LAST, id",
+	store.IncidentSortLast:     "last_alert DESC NULLS LAST, id",
+	store.IncidentSortSeverity: severityRank + " DESC, last_alert DESC NULLS LAST, id",
+	store.IncidentSortCreated:  "created DESC, id",
+}
+
+// Incidents lists incidents matching f in f.Sort order (latest last alert first by default), without their
+// comments. Limit 0 means no limit.
 func (d *DB) Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error) {
 	if f.State != "" && !ValidIncidentState(f.State) {
 		return nil, fmt.Errorf("duckdb: incidents: %w %q", store.ErrInvalidIncidentState, f.State)
@@ -284,13 +292,39 @@ func (d *DB) Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Inc
 		where = append(where, "list_has_any(alert_ids, ?)")
 		args = append(args, f.AlertIDs)
 	}
+	if !f.Until.IsZero() {
+		where = append(where, "first_alert < ?")
+		args = append(args, f.Until.UTC())
+	}
+	if f.Severity != "" {
+		where = append(where, "lower(severity) = lower(?)")
+		args = append(args, f.Severity)
+	}
+	switch f.Owner {
+	case "":
+	case store.NoOwner:
+		where = append(where, "coalesce(owner, '') = ''")
+	default:
+		where = append(where, "lower(owner) = lower(?)")
+		args = append(args, f.Owner)
+	}
+	order, ok := incidentOrders[f.Sort]
+	if !ok {
+		return nil, fmt.Errorf("duckdb: incidents: unknown sort %q (use last, severity or created)", f.Sort)
+	}
+	if f.Offset < 0 || f.Limit < 0 {
+		return nil, fmt.Errorf("duckdb: incidents: negative offset or limit")
+	}
 	q := incidentSelect
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY last_alert DESC NULLS LAST, id"
+	q += " ORDER BY " + order
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	if f.Offset > 0 {
+		q += fmt.Sprintf(" OFFSET %d", f.Offset)
 	}
 	rows, err := d.db.QueryContext(ctx, q, args...)
 	if err != nil {

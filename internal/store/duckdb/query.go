@@ -2,6 +2,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"fmt"
 	"math"
@@ -27,27 +28,41 @@ var explainPrefix = regexp.MustCompile(`(?is)^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?:
 // Anything else fails with an error wrapping ErrReadOnlyQuery. The statement runs in a transaction that is always
 // rolled back.
 func (d *DB) Query(ctx context.Context, query string, args ...any) (*store.Result, error) {
+	res, _, err := d.runReadOnly(ctx, query, 0, nil, args...)
+	return res, err
+}
+
+// runReadOnly runs one read-only statement on its own connection: check (when set) sees the text first, then
+// checkReadOnly, then the statement runs in a transaction that is rolled back. maxRows > 0 stops reading after
+// that many rows and reports whether more were left.
+func (d *DB) runReadOnly(ctx context.Context, query string, maxRows int,
+	check func(context.Context, *sql.Conn, string) error, args ...any) (*store.Result, bool, error) {
 	c, err := d.db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
 	defer c.Close()
+	if check != nil {
+		if err := check(ctx, c, query); err != nil {
+			return nil, false, err
+		}
+	}
 	if err := c.Raw(func(dc any) error { return checkReadOnly(dc, query) }); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	tx, err := c.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
 	res := &store.Result{Columns: cols, Rows: [][]any{}}
 	raw := make([]any, len(cols))
@@ -56,8 +71,11 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*store.Resul
 		ptrs[i] = &raw[i]
 	}
 	for rows.Next() {
+		if maxRows > 0 && len(res.Rows) == maxRows {
+			return res, true, nil
+		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("query: %w", err)
+			return nil, false, fmt.Errorf("query: %w", err)
 		}
 		row := make([]any, len(cols))
 		for i, v := range raw {
@@ -66,9 +84,9 @@ func (d *DB) Query(ctx context.Context, query string, args ...any) (*store.Resul
 		res.Rows = append(res.Rows, row)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query: %w", err)
+		return nil, false, fmt.Errorf("query: %w", err)
 	}
-	return res, nil
+	return res, false, nil
 }
 
 // checkReadOnly prepares query without running it and rejects it unless it is one read-only statement.

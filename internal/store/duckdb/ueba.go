@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/castwatch/castwatch/internal/store"
 	"github.com/castwatch/castwatch/internal/ueba"
 )
 
@@ -35,16 +36,6 @@ var uebaTables = []string{
 		processed_to TIMESTAMP NOT NULL,
 		updated TIMESTAMP NOT NULL
 	)`,
-}
-
-// RiskFilter narrows RiskSessions. Empty fields do not filter.
-type RiskFilter struct {
-	Tenant      string
-	User        string
-	NotableOnly bool
-	// Since keeps sessions that ended at or after it.
-	Since time.Time
-	Limit int
 }
 
 // SaveRiskSessions stores sessions by id, replacing what was stored (a session only grows).
@@ -83,7 +74,7 @@ func (d *DB) SaveRiskSessions(ctx context.Context, sessions []ueba.Session) erro
 }
 
 // RiskSessions lists sessions, highest score first, then latest first.
-func (d *DB) RiskSessions(ctx context.Context, f RiskFilter) ([]ueba.Session, error) {
+func (d *DB) RiskSessions(ctx context.Context, f store.RiskFilter) ([]ueba.Session, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) {

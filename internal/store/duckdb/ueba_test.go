@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/castwatch/castwatch/internal/store"
 	"github.com/castwatch/castwatch/internal/ueba"
 )
 
@@ -28,7 +29,7 @@ func TestRiskSessionsRoundTrip(t *testing.T) {
 	if err := d.SaveRiskSessions(ctx, []ueba.Session{notable}); err != nil {
 		t.Fatal(err)
 	}
-	all, err := d.RiskSessions(ctx, RiskFilter{})
+	all, err := d.RiskSessions(ctx, store.RiskFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +39,11 @@ func TestRiskSessionsRoundTrip(t *testing.T) {
 	if all[0].PeerGroup != "finance" || !all[0].NotableAt.Equal(t0.Add(50*time.Minute)) || all[0].Findings[0].Reason == "" {
 		t.Errorf("fields not kept: %+v", all[0])
 	}
-	only, err := d.RiskSessions(ctx, RiskFilter{NotableOnly: true})
+	only, err := d.RiskSessions(ctx, store.RiskFilter{NotableOnly: true})
 	if err != nil || len(only) != 1 || only[0].ID != "s1" {
 		t.Errorf("notable only = %+v, %v", only, err)
 	}
-	byUser, err := d.RiskSessions(ctx, RiskFilter{User: "BOB@corp.example"})
+	byUser, err := d.RiskSessions(ctx, store.RiskFilter{User: "BOB@corp.example"})
 	if err != nil || len(byUser) != 1 || byUser[0].ID != "s2" {
 		t.Errorf("by user = %+v, %v", byUser, err)
 	}
@@ -77,7 +78,7 @@ func TestUEBAStateRoundTrip(t *testing.T) {
 	if st, _, _ := d.LoadUEBAState(ctx); st != nil {
 		t.Error("state kept after clear")
 	}
-	if ss, _ := d.RiskSessions(ctx, RiskFilter{}); len(ss) != 0 {
+	if ss, _ := d.RiskSessions(ctx, store.RiskFilter{}); len(ss) != 0 {
 		t.Error("sessions kept after clear")
 	}
 }
