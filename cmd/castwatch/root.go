@@ -83,6 +83,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 		rulesCmd(g),
 		benchCmd(g),
 		statusCmd(g),
+		usersCmd(g),
 	)
 	return root
 }
