@@ -51,6 +51,7 @@ bench: build
 	./$(BIN) bench ingest --rows 50000
 	./$(BIN) bench parse --lines 20000
 	./$(BIN) bench detect --events 100000
+	./$(BIN) bench ueba --users 10000 --days 30
 
 clean:
 	rm -rf bin internal/web/static/vendor web/node_modules

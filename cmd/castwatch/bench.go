@@ -42,7 +42,7 @@ func benchCmd(g *globals) *cobra.Command {
 	pf.StringVar(&bf.dir, "dir", "", "where to make the working directory for generated files and databases (default: the system's temp directory); removed afterwards")
 	pf.IntVar(&bf.mailboxes, "mailboxes", bench.DefaultMailboxes, "mailboxes of the simulated tenant the input is drawn from")
 	pf.IntVar(&bf.days, "days", bench.DefaultDays, "days of simulated traffic the input is drawn from (larger inputs repeat it with new ids)")
-	cmd.AddCommand(benchIngestCmd(g, &bf), benchParseCmd(g, &bf), benchDetectCmd(g, &bf))
+	cmd.AddCommand(benchIngestCmd(g, &bf), benchParseCmd(g, &bf), benchDetectCmd(g, &bf), benchUEBACmd(g, &bf))
 	return cmd
 }
 
@@ -113,6 +113,46 @@ func benchDetectCmd(g *globals, bf *benchFlags) *cobra.Command {
 	cmd.Flags().IntVar(&opts.Events, "events", 100_000, "events evaluated per run")
 	cmd.Flags().IntVar(&opts.ExtraRules, "rules", 1000, "generated rules added in the second run")
 	cmd.Flags().IntVar(&opts.Rounds, "rounds", 3, "alternating runs of each rule set; the fastest of each is kept")
+	return cmd
+}
+
+func benchUEBACmd(g *globals, bf *benchFlags) *cobra.Command {
+	opts := bench.UEBAOptions{Seed: 1}
+	cmd := &cobra.Command{
+		Use:   "ueba [--users N] [--days D] [--mails M]",
+		Short: "Behaviour analytics over a generated history: events per second and resident memory, with and without models",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Users < 1 || opts.Days < 1 || opts.Mails < 1 {
+				return fmt.Errorf("--users, --days and --mails must be at least 1")
+			}
+			res, err := bench.UEBA(opts)
+			if err != nil {
+				return err
+			}
+			if bf.json {
+				return benchJSON(g.stdout, res)
+			}
+			fmt.Fprintf(g.stdout, "ueba: %d users × %d days, %d mails out and %d in per user-day, 2 logins; one core\n\n",
+				opts.Users, opts.Days, opts.Mails, 2*opts.Mails)
+			tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "\tmodels\trules\tevents\twall s\tevents/s\tRSS MB\theap MB\tscopes\tfindings\tnotable\t")
+			for _, r := range []bench.UEBARun{res.FactsOnly, res.WithModels} {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%s\t%.0f\t%.0f\t%d\t%d\t%d\t\n", r.Name, r.Models, r.Rules, r.Items,
+					r.Seconds, benchNum(r.PerSecond), float64(r.RSSBytes)/(1<<20), float64(r.Memory.HeapInuseBytes)/(1<<20),
+					r.Scopes, r.Findings, r.Notable)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "\nratio with models / without: %.2f (goal ≥ 0.5); RSS with models %.0f MB (goal < 512)\n",
+				res.Ratio, float64(res.WithModels.RSSBytes)/(1<<20))
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&opts.Users, "users", 10_000, "users in the generated tenant")
+	cmd.Flags().IntVar(&opts.Days, "days", 30, "days of history")
+	cmd.Flags().IntVar(&opts.Mails, "mails", 10, "outbound messages per user per day")
 	return cmd
 }
 

@@ -111,6 +111,7 @@ func ingestCmd(g *globals) *cobra.Command {
 
 func detectCmd(g *globals) *cobra.Command {
 	var since string
+	var rebuildModels bool
 	cmd := &cobra.Command{
 		Use:   "detect --since 30d|2026-01-02",
 		Short: "Replay stored history through the current rules and store the alerts (never doubles an alert)",
@@ -135,10 +136,20 @@ func detectCmd(g *globals) *cobra.Command {
 			})
 			pr.done()
 			fmt.Fprintf(g.stdout, "detect: %d days, %d events, %d alerts (%d new)\n", st.Days, st.Events, st.Alerts, st.New)
+			if err != nil || !rebuildModels {
+				return err
+			}
+			ast, err := a.RebuildAnalytics(cmd.Context(), from, func(day time.Time, st app.AnalyticsStats) {
+				pr.line(fmt.Sprintf("models %s  events %d  findings %d  notable %d", day.Format(time.DateOnly), st.Events, st.Findings, st.Notable))
+			})
+			pr.done()
+			fmt.Fprintf(g.stdout, "models: rebuilt from %s to %s UTC: %d events, %d findings, %d notable sessions\n",
+				ast.From.UTC().Format("2006-01-02 15:04"), ast.To.UTC().Format("2006-01-02 15:04"), ast.Events, ast.Findings, ast.Notable)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "30d", "how far back: a duration (30d, 12h) or a date (2026-01-02)")
+	cmd.Flags().BoolVar(&rebuildModels, "rebuild-models", false, "also forget the behaviour models and risk sessions and rebuild them from the same history")
 	return cmd
 }
 

@@ -50,6 +50,9 @@ type App struct {
 	bus      *bus.Bus
 	engine   *detect.Engine
 	consumer *ingest.Consumer
+	// enrich answers GeoIP, list and peer-group questions; ueba is the behaviour analytics run over stored events.
+	enrich *enrichment
+	ueba   *analytics
 
 	collectors []*connector
 
@@ -89,6 +92,15 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *App, err err
 	}
 	a.engine = detect.New(rules, detect.Options{Clock: a.now, Logger: a.log, Lateness: time.Duration(cfg.Detect.Lateness)})
 	if err := a.rebuildDetection(ctx); err != nil {
+		return nil, err
+	}
+	if a.enrich, err = a.openEnrichment(ctx, cfg.Enrich); err != nil {
+		return nil, err
+	}
+	if err := a.loadPeerGroups(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.openAnalytics(ctx); err != nil {
 		return nil, err
 	}
 
@@ -164,6 +176,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.bus != nil {
 		a.bus.Close()
+	}
+	if a.enrich != nil {
+		errs = append(errs, a.enrich.Close())
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
