@@ -86,6 +86,16 @@ func syncPass(ctx context.Context, g *globals, a *app.App, req app.SyncRequest) 
 	if err != nil {
 		return fmt.Errorf("sync failed: %w", err)
 	}
+	ast, err := a.RunAnalytics(ctx)
+	switch {
+	case err != nil:
+		return fmt.Errorf("behaviour analytics failed: %w", err)
+	case ast.Held != "":
+		fmt.Fprintf(g.stdout, "analytics: waiting: %s\n", ast.Held)
+	default:
+		fmt.Fprintf(g.stdout, "analytics: %d events up to %s UTC, %d findings, %d notable sessions\n",
+			ast.Events, ast.To.UTC().Format("2006-01-02 15:04"), ast.Findings, ast.Notable)
+	}
 	return nil
 }
 
@@ -265,6 +275,9 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			if err := printFirstAdmin(cmd, g, a); err != nil {
+				return err
+			}
 			return a.Serve(cmd.Context(), cfg.HTTP.Addr, func(url string) {
 				fmt.Fprintf(g.stdout, "castwatch is serving on %s\n", url)
 			})
@@ -404,9 +417,13 @@ func demoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			login, err := demoLogin(ctx, a)
+			if err != nil {
+				return err
+			}
 			return a.Serve(ctx, cfg.HTTP.Addr, func(url string) {
 				fmt.Fprintf(g.stdout, "castwatch demo: open %s (simulated tenant at http://%s, %d mailboxes, %d days; data in %s)\n"+
-					"press Ctrl-C to stop\n", url, ln.Addr(), sf.mailboxes, sf.days, dataDir)
+					"%s\npress Ctrl-C to stop\n", url, ln.Addr(), sf.mailboxes, sf.days, dataDir, login)
 			})
 		},
 	}

@@ -304,6 +304,9 @@ func TestSyncQueryAlerts(t *testing.T) {
 		t.Fatalf("%d alerts for %d simulated password sprays", len(alerts), len(sprays))
 	}
 	for _, a := range alerts {
+		if a.RuleVersion == "ueba" {
+			continue // behaviour findings of a notable session; their own tests are in internal/app
+		}
 		if a.RuleID != "f00197ab-491f-41e7-9e22-a7003a4c1e54" || a.Severity != "high" || len(a.EventIDs) <= 3 {
 			t.Errorf("unexpected alert %+v", a)
 		}

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/castwatch/castwatch/internal/geoip"
 	"github.com/castwatch/castwatch/internal/ingest"
 	"github.com/castwatch/castwatch/internal/syslog"
 	"github.com/castwatch/castwatch/internal/version"
@@ -30,8 +30,9 @@ func (a *App) Serve(ctx context.Context, addr string, ready func(baseURL string)
 	defer stopConsumer()
 
 	trigger := make(chan struct{}, 1)
+	kicks := a.newKicks()
 	handler, err := web.New(web.Options{
-		Store: a.store, Logger: a.log, Gatherer: a.registry, Registerer: a.registry, Version: version.Version,
+		Store: a.store, Auth: a.Auth(), Logger: a.log, Gatherer: a.registry, Registerer: a.registry, Version: version.Version,
 		Now: a.now,
 		Sync: func(context.Context) error {
 			select {
@@ -40,27 +41,37 @@ func (a *App) Serve(ctx context.Context, addr string, ready func(baseURL string)
 			}
 			return nil
 		},
+		SyncStream: func(_ context.Context, tenant, stream string) error {
+			return a.kickStream(kicks, tenant, stream)
+		},
+		TestCredentials: a.TestCredentials,
+		Rules:           web.RuleCatalogue(a.engine.Rules()),
+		GeoLookup:       a.enrich.CountryOf,
+		CountryInfo:     geoip.CountryInfo,
+		Attribution:     a.enrich.Attribution(),
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, scheme, err := a.webListener(addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- srv.Serve(ln) }()
-	a.log.Info("web UI listening", "url", "http://"+ln.Addr().String())
+	a.log.Info("web UI listening", "url", scheme+"://"+ln.Addr().String())
 	if ready != nil {
-		ready("http://" + ln.Addr().String())
+		ready(scheme + "://" + ln.Addr().String())
 	}
 
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
-		a.schedule(ctx, trigger)
+		a.schedule(ctx, trigger, kicks)
 	}()
+	go a.enrich.lists.Run(ctx)
+	go a.analyticsLoop(ctx)
 	syslogDone := make(chan error, 1)
 	if a.cfg.Syslog.Enabled() {
 		l, err := a.newSyslog()
@@ -99,11 +110,10 @@ const unavailableRetry = 6 * time.Hour
 // schedule runs every connector on its own interval: at start, then every interval with up to 10% jitter, or at
 // once when a sync is requested. Each stream runs in its own loop, so a slow or failing stream never delays another,
 // and a stream never runs twice at once.
-func (a *App) schedule(ctx context.Context, trigger <-chan struct{}) {
+// kicks[i] starts collector i's next run at once (see newKicks).
+func (a *App) schedule(ctx context.Context, trigger <-chan struct{}, kicks []chan struct{}) {
 	var wg sync.WaitGroup
-	kicks := make([]chan struct{}, len(a.collectors))
 	for i, c := range a.collectors {
-		kicks[i] = make(chan struct{}, 1)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -117,13 +127,38 @@ func (a *App) schedule(ctx context.Context, trigger <-chan struct{}) {
 			return
 		case <-trigger:
 			for _, k := range kicks {
-				select {
-				case k <- struct{}{}:
-				default:
-				}
+				kick(k)
 			}
 		}
 	}
+}
+
+// newKicks returns one "run now" channel per collector, in the order of a.collectors.
+func (a *App) newKicks() []chan struct{} {
+	kicks := make([]chan struct{}, len(a.collectors))
+	for i := range kicks {
+		kicks[i] = make(chan struct{}, 1)
+	}
+	return kicks
+}
+
+// kick requests a run without waiting; a run already requested is not requested twice.
+func kick(k chan<- struct{}) {
+	select {
+	case k <- struct{}{}:
+	default:
+	}
+}
+
+// kickStream requests a run of one tenant's stream (the web UI's per-stream "Sync now").
+func (a *App) kickStream(kicks []chan struct{}, tenant, stream string) error {
+	for i, c := range a.collectors {
+		if c.Tenant() == tenant && c.Stream() == stream {
+			kick(kicks[i])
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: tenant %q has no stream %q", web.ErrUnknownConnector, tenant, stream)
 }
 
 func (a *App) loop(ctx context.Context, c *connector, kick <-chan struct{}) {

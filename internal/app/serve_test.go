@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/castwatch/castwatch/internal/auth"
 	"github.com/castwatch/castwatch/internal/schema"
 )
 
@@ -39,6 +40,18 @@ func TestServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
+	token, _, err := a.Auth().CreateToken(context.Background(), "serve test", auth.RoleAdmin, 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, url string) (*http.Response, error) {
+		req, err := http.NewRequest(method, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		return http.DefaultClient.Do(req)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
@@ -53,7 +66,7 @@ func TestServe(t *testing.T) {
 	}
 
 	connector := func() map[string]any {
-		res, err := http.Get(base + "/api/v1/connectors")
+		res, err := call(http.MethodGet, base+"/api/v1/connectors")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +92,7 @@ func TestServe(t *testing.T) {
 	waitFor("the first collection", func() bool { c := connector(); return c != nil && c["state"] == "ok" })
 	first := connector()["last_run"]
 
-	res, err := http.Post(base+"/api/v1/sync", "application/json", nil)
+	res, err := call(http.MethodPost, base+"/api/v1/sync")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,15 +373,13 @@ func TestBrowserOverview(t *testing.T) {
 
 	db := openBrowserStore(t)
 	var syncs atomic.Int32
-	h, err := New(Options{
+	h := newTestHandler(t, Options{
 		Store:   db,
 		Version: "browser-test",
 		Now:     func() time.Time { return browserNow },
 		Sync:    func(context.Context) error { syncs.Add(1); return nil },
+		Static:  embeddedAssets(t),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	hits := map[string]int{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -397,35 +395,8 @@ func TestBrowserOverview(t *testing.T) {
 		return hits[key]
 	}
 
-	output := &browserOutput{}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.CombinedOutput(output),
-	)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 40*time.Second)
-	defer cancelTimeout()
-
-	msgs := &browserMessages{}
-	s := &browserSession{t: t, ctx: ctx, msgs: msgs, output: output}
-	if err := chromedp.Listen(ctx, msgs.listen); err != nil {
-		t.Fatalf("start chromium %s: %v\nchromium output:\n%s", chromium, err, output.String())
-	}
+	s := startBrowser(t, chromium)
+	ctx, msgs := s.ctx, s.msgs
 	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
 		return err

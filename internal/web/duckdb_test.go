@@ -51,11 +51,7 @@ func openAuditStore(t *testing.T) *duckdb.DB {
 // TestDuckDBStore runs the overview queries against a real DuckDB store.
 func TestDuckDBStore(t *testing.T) {
 	db := openAuditStore(t)
-	h, err := New(Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := harness{h: h}
+	hs := harness{h: newTestHandler(t, Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})}
 
 	t.Run("hourly buckets", func(t *testing.T) {
 		res, body := hs.do(t, http.MethodGet, "/api/v1/charts/failed-logons?range=14d", nil)
@@ -162,11 +158,7 @@ func TestConnectorsFromTheStore(t *testing.T) {
 		LastError: "HTTP 403 app_forbidden: <not allowed>", LastErrorAt: testNow}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := harness{h: h}
+	hs := harness{h: newTestHandler(t, Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})}
 	res, body := hs.do(t, http.MethodGet, "/api/v1/connectors", nil)
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, body)

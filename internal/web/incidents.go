@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/castwatch/castwatch/internal/auth"
+	"github.com/castwatch/castwatch/internal/schema"
 	"github.com/castwatch/castwatch/internal/store"
 )
 
@@ -30,9 +32,11 @@ var alertStatuses = []string{"new", "active", "closed"}
 func (s *server) registerIncidentRoutes(mux *http.ServeMux) {
 	s.handleAPI(mux, "GET /api/v1/incidents", s.handleIncidents)
 	s.handleAPI(mux, "GET /api/v1/incidents/{id}", s.handleIncident)
-	s.handleAPI(mux, "POST /api/v1/incidents/{id}", s.handleUpdateIncident)
-	s.handleAPI(mux, "POST /api/v1/incidents/{id}/comments", s.handleAddComment)
-	s.handleAPI(mux, "POST /api/v1/alerts/{id}/status", s.handleAlertStatus)
+	s.handleAPIAs(mux, auth.RoleAnalyst, "POST /api/v1/incidents/{id}", s.handleUpdateIncident)
+	s.handleAPIAs(mux, auth.RoleAnalyst, "POST /api/v1/incidents/{id}/comments", s.handleAddComment)
+	s.handleAPIAs(mux, auth.RoleAnalyst, "POST /api/v1/alerts/{id}/status", s.handleAlertStatus)
+	s.handleAPIAs(mux, auth.RoleAnalyst, "POST /api/v1/alerts/status", s.handleBulkAlertStatus)
+	s.handleAPIAs(mux, auth.RoleAnalyst, "POST /api/v1/incidents/state", s.handleBulkIncidentState)
 }
 
 // incidentsResponse is the body of GET /api/v1/incidents.
@@ -113,6 +117,9 @@ func (s *server) handleAddComment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
+	if c.Author == "" {
+		c.Author = userFrom(r).Name
+	}
 	err := s.store.AddComment(r.Context(), id, store.IncidentComment{Author: c.Author, Text: c.Text, Time: s.now().UTC()})
 	if err != nil {
 		s.incidentError(w, r, "api: comment", err)
@@ -167,6 +174,116 @@ func (s *server) handleAlertStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, alertStatusResponse{ID: id, Status: req.Status, Changed: changed > 0})
+}
+
+// maxBulkIDs caps the ids of one bulk change.
+const maxBulkIDs = 500
+
+// bulkAlertStatusRequest is the body of POST /api/v1/alerts/status.
+type bulkAlertStatusRequest struct {
+	IDs    []string `json:"ids"`
+	Status string   `json:"status"`
+}
+
+// bulkResponse answers a bulk change: how many of the given items changed.
+type bulkResponse struct {
+	IDs     []string `json:"ids"`
+	Changed int      `json:"changed"`
+}
+
+// checkBulkIDs answers 400 and returns false unless ids holds 1 to maxBulkIDs distinct, non-empty ids.
+func (s *server) checkBulkIDs(w http.ResponseWriter, r *http.Request, ids []string) bool {
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id == "" || seen[id] {
+			s.writeJSON(w, r, http.StatusBadRequest, errorBody{fmt.Sprintf("ids: empty or repeated id %q", id)})
+			return false
+		}
+		seen[id] = true
+	}
+	if len(ids) == 0 || len(ids) > maxBulkIDs {
+		s.writeJSON(w, r, http.StatusBadRequest, errorBody{fmt.Sprintf("ids must list 1 to %d ids", maxBulkIDs)})
+		return false
+	}
+	return true
+}
+
+// handleBulkAlertStatus sets the status of several alerts; an unknown id refuses the whole change (404).
+func (s *server) handleBulkAlertStatus(w http.ResponseWriter, r *http.Request) {
+	var req bulkAlertStatusRequest
+	if !s.decodeBody(w, r, &req) || !s.checkBulkIDs(w, r, req.IDs) {
+		return
+	}
+	if !slices.Contains(alertStatuses, req.Status) {
+		s.writeJSON(w, r, http.StatusBadRequest, errorBody{fmt.Sprintf("invalid alert status %q (use %s)", req.Status,
+			strings.Join(alertStatuses, ", "))})
+		return
+	}
+	found, err := s.store.Alerts(r.Context(), store.AlertFilter{IDs: req.IDs})
+	if err == nil && len(found) != len(req.IDs) {
+		var missing []string
+		for _, id := range req.IDs {
+			if !slices.ContainsFunc(found, func(a schema.Alert) bool { return a.ID == id }) {
+				missing = append(missing, id)
+			}
+		}
+		s.writeJSON(w, r, http.StatusNotFound, errorBody{"alerts not found: " + strings.Join(missing, ", ")})
+		return
+	}
+	changed := 0
+	if err == nil {
+		changed, err = s.store.SetAlertStatus(r.Context(), req.IDs, req.Status)
+	}
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "api: bulk alert status", "error", err)
+		s.writeJSON(w, r, http.StatusInternalServerError, errorBody{"could not set the alert status"})
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, bulkResponse{IDs: req.IDs, Changed: changed})
+}
+
+// bulkIncidentRequest is the body of POST /api/v1/incidents/state.
+type bulkIncidentRequest struct {
+	IDs []string `json:"ids"`
+	store.IncidentUpdate
+}
+
+// handleBulkIncidentState applies one state/owner/classification change to several incidents. Every id is checked
+// first: an unknown one refuses the whole change (404).
+func (s *server) handleBulkIncidentState(w http.ResponseWriter, r *http.Request) {
+	var req bulkIncidentRequest
+	if !s.decodeBody(w, r, &req) || !s.checkBulkIDs(w, r, req.IDs) {
+		return
+	}
+	if req.IncidentUpdate == (store.IncidentUpdate{}) {
+		s.writeJSON(w, r, http.StatusBadRequest, errorBody{"nothing to change: set state, owner or classification"})
+		return
+	}
+	if req.State != "" && !slices.Contains(incidentStates, req.State) {
+		s.writeJSON(w, r, http.StatusBadRequest, errorBody{stateMessage(req.State)})
+		return
+	}
+	before := map[string]store.Incident{}
+	for _, id := range req.IDs {
+		inc, err := s.store.Incident(r.Context(), id)
+		if err != nil {
+			s.incidentError(w, r, "api: bulk incident state", fmt.Errorf("%s: %w", id, err))
+			return
+		}
+		before[id] = inc
+	}
+	changed := 0
+	for _, id := range req.IDs {
+		inc, err := s.store.UpdateIncident(r.Context(), id, req.IncidentUpdate)
+		if err != nil {
+			s.incidentError(w, r, "api: bulk incident state", err)
+			return
+		}
+		if b := before[id]; inc.State != b.State || inc.Owner != b.Owner || inc.Classification != b.Classification {
+			changed++
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, bulkResponse{IDs: req.IDs, Changed: changed})
 }
 
 // decodeBody reads a JSON object into v, answering 400 and returning false when it is not one.

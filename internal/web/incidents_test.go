@@ -44,10 +44,7 @@ func newIncidentHarness(t *testing.T) incidentHarness {
 		Severity: "medium", FirstEvent: at, LastEvent: at}}); err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newTestHandler(t, Options{Store: db, Now: func() time.Time { return testNow }, Static: builtAssets()})
 	return incidentHarness{h: h, db: db}
 }
 

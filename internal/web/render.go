@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/castwatch/castwatch/internal/auth"
 )
 
 // Base is what every page's data carries for the layout (templates/layout.html). Page data structs embed it, so
@@ -25,6 +27,10 @@ type Base struct {
 	// CSRF is the token state-changing requests from this page must carry (meta csrf-token; app.js adds it to
 	// htmx requests and forms).
 	CSRF string
+	// User is who is signed in (the account menu; .User.IsAdmin shows admin controls).
+	User auth.Identity
+	// Attribution credits data sources in the footer (Options.Attribution).
+	Attribution string
 }
 
 // navLink is one entry of the top navigation.
@@ -39,6 +45,7 @@ var navLinks = []navLink{
 	{"alerts", "Alerts", "/alerts"},
 	{"incidents", "Incidents", "/incidents"},
 	{"users", "Users", "/users"},
+	{"risk", "Risk", "/risk"},
 	{"attack", "ATT&CK", "/attack"},
 	{"connectors", "Connectors", "/connectors"},
 	{"search", "Search", "/search"},
@@ -61,11 +68,11 @@ func (s *server) base(r *http.Request, nav string, scripts ...string) Base {
 		Scripts:  scripts,
 		Syncable: s.sync != nil,
 		CSRF:     csrfTokenFrom(r),
+		User:     userFrom(r),
+
+		Attribution: s.attribution,
 	}
 }
-
-// csrfTokenFromRequest is replaced by the auth component; until a session exists there is no token to show.
-var csrfTokenFrom = func(*http.Request) string { return "" }
 
 // pageTemplates parses the layout and its shared definitions once, then each file under templates/pages/ on its
 // own copy, so every page may define "title" and "content" without clashing. The map key is the file's base name

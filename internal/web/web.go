@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/castwatch/castwatch/internal/auth"
 	"github.com/castwatch/castwatch/internal/store"
 )
 
@@ -42,6 +43,9 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 type Options struct {
 	// Store is read for dashboards and alerts. Required.
 	Store store.Store
+	// Auth checks logins, sessions and API tokens; every route but /healthz, /static/ and /login needs a login.
+	// Nil refuses every other route (no one can log in).
+	Auth *auth.Service
 	// Logger receives request and error logs; nil discards them.
 	Logger *slog.Logger
 	// Gatherer is exposed on GET /metrics; nil leaves /metrics unregistered (404).
@@ -59,11 +63,32 @@ type Options struct {
 	// Static overrides the embedded static files (the root holds app.js, app.css and vendor/); nil uses the
 	// files built into the binary.
 	Static fs.FS
+	// GeoLookup maps an IP address to its ISO country code for the dashboards' maps; nil counts every address
+	// as Unknown. CountryInfo names a country code and gives its centre; nil shows codes without a position.
+	GeoLookup   func(ip string) (country string, ok bool)
+	CountryInfo func(code string) (name string, lat, lon float64, ok bool)
+	// SyncStream starts a collection run of one tenant's stream (the connectors page's per-stream "Sync now"); it
+	// returns promptly and an error wrapping ErrUnknownConnector for a pair that is not configured. Nil hides it.
+	SyncStream func(ctx context.Context, tenant, stream string) error
+	// TestCredentials requests an API token with the tenant's credentials and reports why it failed (the
+	// connectors page's "Test credentials"); an error wrapping ErrUnknownConnector names an unknown tenant. Nil
+	// hides it.
+	TestCredentials func(ctx context.Context, tenant string) error
+	// Rules lists the loaded detection rules (see RuleCatalogue) for the alert pages and the ATT&CK coverage; nil
+	// shows alerts without rule details and a matrix without coverage.
+	Rules func() []RuleInfo
+	// Attribution credits the data sources the pages show (e.g. the GeoIP database's licence); it is printed in
+	// every page's footer. Empty shows none.
+	Attribution string
 }
 
 // server holds the handler's dependencies.
 type server struct {
-	store   store.Store
+	store store.Store
+	auth  *auth.Service
+	// roles are the least roles of routes declared with handleAs/handleAPIAs; public routes need no login.
+	roles   map[string]auth.Role
+	public  map[string]bool
 	log     *slog.Logger
 	version string
 	sync    func(ctx context.Context) error
@@ -74,6 +99,8 @@ type server struct {
 	static    fs.FS
 	assets    assets
 	metrics   *httpMetrics
+	// attribution is Options.Attribution.
+	attribution string
 }
 
 // assets records which vendored front-end files are present.
@@ -92,17 +119,27 @@ func New(opts Options) (http.Handler, error) {
 	}
 	s := &server{
 		store:   opts.Store,
+		auth:    opts.Auth,
+		roles:   map[string]auth.Role{},
+		public:  map[string]bool{},
 		log:     opts.Logger,
 		version: opts.Version,
 		sync:    opts.Sync,
 		now:     opts.Now,
 		static:  opts.Static,
+
+		attribution: opts.Attribution,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.auth == nil {
+		// Fail closed: with no user store nobody can log in, so only the public routes answer.
+		s.log.Warn("web: no user store; every page and API call will be refused")
+		s.auth = auth.NewService(auth.NewMemoryStore(), auth.Options{Now: s.now})
 	}
 	if s.version == "" {
 		s.version = "dev"
@@ -134,19 +171,24 @@ func New(opts Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /fragments/overview", s.handleOverviewFragment)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.handlePublic(mux, "GET /healthz", http.HandlerFunc(s.handleHealthz))
+	s.registerAuthRoutes(mux)
 	if opts.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	}
 	s.handleAPI(mux, "GET /api/v1/alerts", s.handleAlerts)
 	s.handleAPI(mux, "GET /api/v1/charts/failed-logons", s.handleFailedLogonsChart)
-	s.handleAPI(mux, "POST /api/v1/sync", s.handleSync)
+	s.handleAPIAs(mux, auth.RoleAdmin, "POST /api/v1/sync", s.handleSync)
 	s.handleAPI(mux, "GET /api/v1/connectors", s.handleConnectors)
 	s.registerIncidentRoutes(mux)
-	mux.Handle("GET /static/", http.StripPrefix("/static/", noDirListing(http.FileServerFS(s.static))))
+	s.registerDashboards(mux, opts)
+	s.registerPeopleOpsPages(mux, opts)
+	s.registerTriagePages(mux, opts)
+	s.registerRiskPages(mux)
+	s.handlePublic(mux, "GET /static/", http.StripPrefix("/static/", noDirListing(http.FileServerFS(s.static))))
 
 	// Cross-origin protection refuses state-changing requests (POST) sent by other sites' pages.
-	var h http.Handler = http.NewCrossOriginProtection().Handler(mux)
+	var h http.Handler = http.NewCrossOriginProtection().Handler(s.requireLogin(mux))
 	h = securityHeaders(h)
 	h = s.logRequests(h)
 	return h, nil
@@ -165,6 +207,9 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", hstsValue)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -102,11 +103,7 @@ func newHarness(t *testing.T, st *fakeStore, mod func(*Options)) harness {
 	if mod != nil {
 		mod(&opts)
 	}
-	h, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return harness{h: h, store: st}
+	return harness{h: newTestHandler(t, opts), store: st}
 }
 
 func (hs harness) do(t *testing.T, method, target string, hdr map[string]string) (*http.Response, string) {
@@ -654,7 +651,7 @@ func TestAlertsAPI(t *testing.T) {
 	}
 	f := st.filters()
 	want := store.AlertFilter{Tenant: "acme", RuleID: "r1", Since: testNow.Add(-7 * day), Limit: 5}
-	if len(f) != 1 || f[0] != want {
+	if len(f) != 1 || !reflect.DeepEqual(f[0], want) {
 		t.Errorf("filter = %+v, want %+v", f, want)
 	}
 

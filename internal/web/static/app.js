@@ -78,6 +78,14 @@
     root.querySelectorAll('[data-chart][data-src]').forEach(loadChart);
   }
 
+  // Every state-changing htmx request carries the session's CSRF token (the server refuses those without it).
+  document.addEventListener('htmx:configRequest', function (ev) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && ev.detail.verb !== 'get') {
+      ev.detail.headers['X-CSRF-Token'] = meta.content;
+    }
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     init(document);
     // Keep the address bar in step with the range chosen through htmx, so reload and bookmarks show the same view.

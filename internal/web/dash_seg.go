@@ -1,0 +1,327 @@
+package web
+
+// The Mimecast Secure Email Gateway workbook (spec sentinel-solution §5.4): nine tabs over the MimecastCG view
+// (Cloud Gateway SIEM records, one "Type" per kind: email_receipt, email_process, email_delivery, …) and the
+// MimecastDLP view. Every panel counts the records whose "Event Time" falls in the window.
+//
+// Translations of the workbook's KQL, and the workbook bugs fixed (spec §7):
+//   - `Action in~ ("Acc","RTY")` and the like compare lower("Action"); Direction, Delivered and TLS Used are
+//     compared case-insensitively too (the workbook's case-sensitive `Direction == "Outbound"` and
+//     `Delivered == "true"` miss the lower-case values Mimecast also sends).
+//   - "Total Inbound Delivery Failures" counts failed inbound deliveries (the workbook's filter names only the
+//     direction).
+//   - "Total Viruses Rejected" counts receipts whose Rejection Type is "Virus Signature Detection" (the workbook
+//     also requires an accepted action, which no rejected message has).
+//   - The Rejections, Delivery Failures and Held grids show the trend over the window in the time-chart step
+//     (hour up to 3 days, else day) instead of from the first event ever seen.
+//   - Top-10 bars and the TLS charts show an empty TLS Version or Cipher as "None".
+
+// SEG tab parameters set by tile clicks.
+const (
+	segReceiptParam  = "receipt"
+	segDeliveryParam = "delivery"
+	segAVASParam     = "avas"
+)
+
+// MimecastCG record types the workbook reads.
+const (
+	segReceipt   = "email_receipt"
+	segProcess   = "email_process"
+	segDelivery  = "email_delivery"
+	segAntivirus = "email_antivirus"
+	segSpam      = "email_spam"
+	segIEP       = "email_iep"
+	segJournal   = "email_journal"
+)
+
+// Record filters (constant SQL over MimecastCG columns).
+const (
+	segAccepted  = `lower("Action") IN ('acc', 'rty')`
+	segRejected  = `lower("Action") IN ('rej', 'bnc')`
+	segNoTLSRcpt = segAccepted + ` AND "TLS Version" = ''`
+	segDelivered = `lower("Delivered") = 'true'`
+	segNoTLSDlv  = segDelivered + ` AND lower("TLS Used") = 'no'`
+	segOutFailed = `lower("Delivered") = 'false' AND lower("Direction") = 'outbound'`
+	segInFailed  = `lower("Delivered") = 'false' AND lower("Direction") = 'inbound'`
+	segOutDlv    = segDelivered + ` AND lower("Direction") = 'outbound'`
+	segVirusRej  = `"Rejection Type" = 'Virus Signature Detection'`
+	segSpamInfo  = `"Spam Info" NOT IN ('', '[]')`
+	segSpamHeld  = `"Hold Reason" = 'Spm'`
+	segAll       = `TRUE`
+)
+
+// Columns of the drill-down and event tables, per record type.
+const (
+	segReceiptCols = `"Aggregate ID", "Processing ID", "Account ID", "Action", "Type", "Sender Envelope", "Message ID",
+  "Subject", "Recipients", "Sender IP", "Rejection Type", "Rejection Code", "Direction", "Number of Attachments",
+  "Sender Header", "Rejection Info", "TLS Version", "TLS Cipher", "Spam Info", "Spam Processing Detail", "Virus Found",
+  "Event Time", "Sub Type"`
+	segDeliveryCols = `"Aggregate ID", "Processing ID", "Delivered", "Destination IP", "Host Name", "Delivery Attempts",
+  "TLS Used", "Route", "Account ID", "Event Time", "Sender Envelope", "Message ID", "Subject",
+  "Total of Size Attachments", "Number of Attachments", "Email Size", "Type", "Sub Type", "Recipients", "Direction",
+  "TLS Version", "TLS Cipher", "Delivery Errors", "Rejection Type", "Rejection Code", "Rejection Info"`
+	segProcessCols = `"Aggregate ID", "Processing ID", "Account ID", "Action", "Type", "Sub Type", "Hold Reason",
+  "Sender Envelope", "Message ID", "Subject", "Number of Attachments", "Attachments", "Total of Size Attachments",
+  "Email Size", "Event Time"`
+	segSpamCols = `"Event Time", "Sender Envelope", "Recipients", "Subject", "Message ID", "Sender IP", "Sender Domain",
+  "Sender Header", "Route", "Sub Type"`
+	segIEPCols = `"Event Time", "Sender Envelope", "Recipients", "Subject", "Url Category", "Scan Results", "Route",
+  "Message ID", "Monitored Domain Source", "Similar Domain"`
+	segJournalCols = `"Event Time", "Sender Envelope", "Recipients", "Subject", "Direction", "Message ID", "Sub Type"`
+)
+
+// segColumnsOf are the detail columns of each record type a tile counts.
+var segColumnsOf = map[string]string{segReceipt: segReceiptCols, segDelivery: segDeliveryCols, segProcess: segProcessCols}
+
+// segFrom is the FROM/WHERE head of a MimecastCG query: one record type, a constant filter and the window.
+func segFrom(p Params, a *Args, typ, cond string) string {
+	return ` FROM "MimecastCG" WHERE "Type" = ` + a.Add(typ) + ` AND ` + cond + ` AND ` + p.Window(a, `"Event Time"`)
+}
+
+// segNone shows an empty value as "None".
+func segNone(col string) string { return `CASE WHEN ` + col + ` = '' THEN 'None' ELSE ` + col + ` END` }
+
+// segCount is a tile: the number of records of a type matching cond.
+func segCount(typ, cond string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT count(*) AS "Count"` + segFrom(p, &a, typ, cond), a
+	}
+}
+
+// segSeries is a time chart of records of a type matching cond, one series per value of a column.
+func segSeries(typ, cond, series string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", ` + series + `, count(*) AS "Count"` +
+			segFrom(p, &a, typ, cond) + ` GROUP BY 1, 2`, a
+	}
+}
+
+// segEvents is a table of the records of a type matching cond, newest first.
+func segEvents(typ, cond, cols string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT ` + cols + segFrom(p, &a, typ, cond) + `
+ORDER BY "Event Time" DESC, "Processing ID", "Recipients"`, a
+	}
+}
+
+// segByIP counts the records of a type matching cond per address, for a map.
+func segByIP(typ, cond, ipCol string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT ` + ipCol + ` AS "IP", count(*) AS "Count"` + segFrom(p, &a, typ, cond) + ` GROUP BY 1`, a
+	}
+}
+
+// segTop10 is a bar of the ten most frequent values of a label expression (empty labels left out).
+func segTop10(typ, cond, label, alias string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT ` + label + ` AS ` + quoteIdent(alias) + `, count(*) AS "Count"` + segFrom(p, &a, typ, cond) +
+			` AND ` + label + ` <> '' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`, a
+	}
+}
+
+// segTrendGrid is the workbook's "count + sparkline" grid: records of a type per value of a column (empty
+// values left out), largest first, with the count per time-chart bucket of the window as "Trend".
+func segTrendGrid(typ, col string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		unit := p.Bucket()
+		head := segFrom(p, &a, typ, col+` <> ''`)
+		from, to := a.Add(p.From), a.Add(p.To)
+		return `WITH counts AS (
+  SELECT ` + col + ` AS label, date_trunc('` + unit + `', "Event Time") AS bucket, count(*) AS n` + head + ` GROUP BY 1, 2
+), buckets AS (
+  SELECT unnest(generate_series(date_trunc('` + unit + `', CAST(` + from + ` AS TIMESTAMP)), CAST(` + to +
+			` AS TIMESTAMP) - INTERVAL 1 MICROSECOND, INTERVAL 1 ` + unit + `)) AS bucket
+), labels AS (SELECT DISTINCT label FROM counts)
+SELECT l.label AS ` + col + `, sum(coalesce(c.n, 0)) AS "Count", list(coalesce(c.n, 0) ORDER BY b.bucket) AS "Trend"
+FROM labels l CROSS JOIN buckets b LEFT JOIN counts c ON c.label = l.label AND c.bucket = b.bucket
+GROUP BY 1
+ORDER BY 2 DESC, 1`, a
+	}
+}
+
+// segTile is one tile of a tile group: a count whose click shows its records in the group's details table.
+type segTile struct {
+	value, title, typ, cond string
+}
+
+// segTileGroup makes the tiles of a group, the tab parameter they set and the details table that needs it.
+func segTileGroup(param, label, detailsID, detailsTitle string, tiles []segTile) ([]Panel, Param) {
+	values := make([]string, 0, len(tiles))
+	byValue := make(map[string]segTile, len(tiles))
+	panels := make([]Panel, 0, len(tiles)+1)
+	for _, t := range tiles {
+		values = append(values, t.value)
+		byValue[t.value] = t
+		panels = append(panels, Panel{ID: t.value, Title: t.title, Kind: KindTile, Note: "Click for the messages",
+			Drill: &Drill{Param: param, Value: t.value}, Query: segCount(t.typ, t.cond)})
+	}
+	panels = append(panels, Panel{ID: detailsID, Title: detailsTitle, Kind: KindTable, Wide: true, Needs: []string{param},
+		Query: func(p Params) (string, []any) {
+			t := byValue[p.Get(param)] // Param.Check admits only the tiles' values
+			return segEvents(t.typ, t.cond, segColumnsOf[t.typ])(p)
+		}})
+	return panels, Param{Name: param, Label: label, Check: oneOf(values...)}
+}
+
+// segDashboard is the Mimecast SEG workbook.
+func segDashboard() *Dashboard {
+	return &Dashboard{ID: "seg", Title: "Mimecast Secure Email Gateway",
+		Description: "Gateway mail flow: receipt, delivery, anti-virus and spam, TLS, internal email protection, journaling and DLP.",
+		Tabs: []Tab{segActivityTab(), segReceiptTab(), segDeliveryTab(), segAVASTab(), segTLSTab(), segSpamTab(),
+			segIEPTab(), segJournalTab(), segDLPTab()}}
+}
+
+func segActivityTab() Tab {
+	return Tab{ID: "activity", Title: "Email Activity Summary", Panels: []Panel{
+		{ID: "email-traffic", Title: "Email Traffic", Kind: KindTimeseries, Wide: true, Note: "Deliveries by direction",
+			Query: segSeries(segDelivery, segAll, `"Direction"`)},
+		{ID: "rejections", Title: "Rejections", Kind: KindTable, Note: "Receipts by rejection type",
+			Query: segTrendGrid(segReceipt, `"Rejection Type"`)},
+		{ID: "delivery-failures", Title: "Delivery Failures", Kind: KindTable, Note: "Deliveries by rejection type",
+			Query: segTrendGrid(segDelivery, `"Rejection Type"`)},
+		{ID: "held", Title: "Held", Kind: KindTable, Wide: true, Note: "Processed messages by hold reason",
+			Query: segTrendGrid(segProcess, `"Hold Reason"`)},
+	}}
+}
+
+func segReceiptTab() Tab {
+	tiles, param := segTileGroup(segReceiptParam, "Receipt tile", "receipt-details", "Received Messages: {receipt}", []segTile{
+		{"received", "Total Messages Received", segReceipt, segAll},
+		{"accepted", "Total Messages Accepted", segReceipt, segAccepted},
+		{"rejected", "Total Messages Rejected", segReceipt, segRejected},
+		{"accepted-without-tls", "Total Messages Accepted without TLS", segReceipt, segNoTLSRcpt},
+	})
+	return Tab{ID: "receipt", Title: "Email Receipt", Params: []Param{param}, Panels: append(tiles,
+		Panel{ID: "accepted-by-route", Title: "Messages Accepted by Route", Kind: KindTimeseries, Wide: true,
+			Query: segSeries(segReceipt, segAccepted, `"Direction"`)},
+		Panel{ID: "accepted-by-country", Title: "Messages Accepted by Source Country", Kind: KindMap,
+			Note: "Sender IP located with GeoIP", Query: segByIP(segReceipt, segAccepted, `"Sender IP"`)},
+		Panel{ID: "rejected-by-country", Title: "Messages Rejected by Source Country", Kind: KindMap,
+			Note: "Sender IP located with GeoIP", Query: segByIP(segReceipt, segRejected, `"Sender IP"`)},
+	)}
+}
+
+func segDeliveryTab() Tab {
+	tiles, param := segTileGroup(segDeliveryParam, "Delivery tile", "delivery-details", "Delivery Events: {delivery}", []segTile{
+		{"delivered", "Total Messages Delivered", segDelivery, segDelivered},
+		{"outbound-failures", "Total Outbound Delivery Failures", segDelivery, segOutFailed},
+		{"inbound-failures", "Total Inbound Delivery Failures", segDelivery, segInFailed},
+		{"delivered-without-tls", "Total Messages Delivered without TLS", segDelivery, segNoTLSDlv},
+	})
+	return Tab{ID: "delivery", Title: "Email Delivery", Params: []Param{param}, Panels: append(tiles,
+		Panel{ID: "delivered-by-route", Title: "Messages Delivered by Route", Kind: KindTimeseries, Wide: true,
+			Query: segSeries(segDelivery, segDelivered, `"Direction"`)},
+		Panel{ID: "delivery-events", Title: "Message Delivery Events", Kind: KindTable, Wide: true,
+			Query: segEvents(segDelivery, segAll, segDeliveryCols)},
+		Panel{ID: "delivered-by-country", Title: "Messages Delivered Outbound by Destination Country", Kind: KindMap,
+			Wide: true, Note: "Destination IP located with GeoIP", Query: segByIP(segDelivery, segOutDlv, `"Destination IP"`)},
+	)}
+}
+
+// segListed is the per-message count table of receipts carrying a value (virus name, spam information).
+func segListed(cond, col, alias string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT "Sender Envelope" AS "Sender", "Recipients" AS "Recipient", "Sender IP" AS "Source IP", ` + col +
+			` AS ` + quoteIdent(alias) + `, "Event Time", count(*) AS "Count"` + segFrom(p, &a, segReceipt, cond) + `
+GROUP BY ALL ORDER BY "Event Time" DESC, 1, 2`, a
+	}
+}
+
+func segAVASTab() Tab {
+	tiles, param := segTileGroup(segAVASParam, "AV / AS tile", "avas-details", "Messages: {avas}", []segTile{
+		{"viruses-rejected", "Total Viruses Rejected", segReceipt, segVirusRej},
+		{"rejected-as-spam", "Total Messages Rejected as Spam", segReceipt, segSpamInfo},
+		{"held-as-spam", "Total Messages Held as Spam", segProcess, segSpamHeld},
+	})
+	return Tab{ID: "av-as", Title: "AV / AS", Params: []Param{param}, Panels: append([]Panel{
+		{ID: "antivirus-traffic", Title: "Anti-Virus Traffic", Kind: KindTimeseries, Wide: true, Note: "By route",
+			Query: segSeries(segAntivirus, segAll, `"Route"`)},
+	}, append(tiles,
+		Panel{ID: "virus-messages", Title: "Messages Rejected Due to Virus", Kind: KindTable, Wide: true,
+			Query: segListed(`"Virus Found" <> ''`, `"Virus Found"`, "Virus Name")},
+		Panel{ID: "spam-messages", Title: "Messages Rejected as Spam", Kind: KindTable, Wide: true,
+			Query: segListed(segSpamInfo, `"Spam Info"`, "Spam Information")},
+	)...)}
+}
+
+// segTLSVersions is the daily stacked bar of TLS versions of a record type.
+func segTLSVersions(typ string) func(Params) (string, []any) {
+	return segSeries(typ, segAll, segNone(`"TLS Version"`)+` AS "TLS Version"`)
+}
+
+func segTLSTab() Tab {
+	return Tab{ID: "tls", Title: "TLS", Panels: []Panel{
+		{ID: "tls-delivery", Title: "TLS Delivery", Kind: KindTimeseries, Wide: true, Note: "Delivered messages by TLS Used",
+			Query: segSeries(segDelivery, segDelivered, `"TLS Used"`)},
+		{ID: "tls-versions-delivery", Title: "TLS Versions (Delivery)", Kind: KindStackedBar, TimeX: true,
+			Query: segTLSVersions(segDelivery)},
+		{ID: "tls-versions-receipt", Title: "TLS Versions (Receipt)", Kind: KindStackedBar, TimeX: true,
+			Query: segTLSVersions(segReceipt)},
+		{ID: "delivery-ciphers", Title: "Delivery Ciphers", Kind: KindBar,
+			Query: segTop10(segDelivery, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
+		{ID: "receipt-ciphers", Title: "Receipt Ciphers", Kind: KindBar,
+			Query: segTop10(segReceipt, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
+		{ID: "recipient-domains-without-tls", Title: "Top 10 Recipient Domains not Using TLS", Kind: KindBar,
+			Query: segTop10(segDelivery, segNoTLSDlv, `lower(split_part("Recipients", '@', 2))`, "Recipient Domain")},
+		{ID: "sender-domains-without-tls", Title: "Top 10 Sending Domains not Using TLS", Kind: KindBar,
+			Query: segTop10(segReceipt, segNoTLSRcpt, `lower(split_part("Sender Envelope", '@', 2))`, "Sender Domain")},
+	}}
+}
+
+func segSpamTab() Tab {
+	return Tab{ID: "spam", Title: "Email Spam", Panels: []Panel{
+		{ID: "spam-by-route", Title: "Spam Messages by Route", Kind: KindTimeseries, Wide: true,
+			Query: segSeries(segSpam, segAll, `"Route"`)},
+		{ID: "spam-events", Title: "Spam Message Events", Kind: KindTable, Wide: true, Query: segEvents(segSpam, segAll, segSpamCols)},
+		{ID: "spam-by-country", Title: "Spam Messages by Source Country", Kind: KindMap, Wide: true,
+			Note: "Sender IP located with GeoIP", Query: segByIP(segSpam, segAll, `"Sender IP"`)},
+	}}
+}
+
+func segIEPTab() Tab {
+	return Tab{ID: "internal-email-protect", Title: "Internal Email Protect", Panels: []Panel{
+		{ID: "iep-by-route", Title: "Internal Email Protection by Route", Kind: KindTimeseries, Wide: true,
+			Query: segSeries(segIEP, segAll, `"Route"`)},
+		{ID: "iep-events", Title: "Internal Email Protection Events", Kind: KindTable, Wide: true,
+			Query: segEvents(segIEP, segAll, segIEPCols)},
+	}}
+}
+
+func segJournalTab() Tab {
+	return Tab{ID: "journal", Title: "Email Journal", Panels: []Panel{
+		{ID: "journal-by-direction", Title: "Journal Messages by Direction", Kind: KindTimeseries, Wide: true,
+			Query: segSeries(segJournal, segAll, `"Direction"`)},
+		{ID: "journal-events", Title: "Journal Message Events", Kind: KindTable, Wide: true,
+			Query: segEvents(segJournal, segAll, segJournalCols)},
+	}}
+}
+
+// segDLPCount counts MimecastDLP events by one column (empty values left out).
+func segDLPCount(col string) func(Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT ` + col + `, count(*) AS "Count" FROM "MimecastDLP" WHERE ` + p.Window(&a, `"Event Time"`) +
+			` AND ` + col + ` <> '' GROUP BY 1`, a
+	}
+}
+
+func segDLPTab() Tab {
+	return Tab{ID: "dlp", Title: "Data Leak Prevention", Panels: []Panel{
+		{ID: "dlp-events", Title: "Data Leak Prevention Events", Kind: KindTimeseries, Wide: true, Note: "By action",
+			Query: func(p Params) (string, []any) {
+				var a Args
+				return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", "Action", count(*) AS "Count"
+FROM "MimecastDLP" WHERE ` + p.Window(&a, `"Event Time"`) + ` GROUP BY 1, 2`, a
+			}},
+		{ID: "dlp-by-route", Title: "DLP Events by Route", Kind: KindPie, Query: segDLPCount(`"Route"`)},
+		{ID: "dlp-by-action", Title: "DLP Events by Actions Triggered", Kind: KindPie, Query: segDLPCount(`"Action"`)},
+		{ID: "dlp-by-policy", Title: "DLP Events by Policies Triggered", Kind: KindPie, Query: segDLPCount(`"Policy"`)},
+	}}
+}

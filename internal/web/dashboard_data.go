@@ -1,0 +1,347 @@
+package web
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/castwatch/castwatch/internal/store"
+)
+
+// unknownCountry is the map row of addresses GeoIP does not place (private, reserved or absent from the database).
+const unknownCountry = "Unknown"
+
+// reservedParams are the query values every panel request may carry besides its tab's parameters.
+var reservedParams = []string{"range", "tenant", "format"}
+
+// paramError is a request parameter problem, answered with 400.
+type paramError struct{ msg string }
+
+func (e *paramError) Error() string { return e.msg }
+
+func badParam(format string, args ...any) error { return &paramError{fmt.Sprintf(format, args...)} }
+
+// PanelParams resolves a panel request's query values: the range (default 14d) ending at now, the tenant, and the
+// tab's parameters with their defaults. Unknown names, repeated values, over-long or invalid values and missing
+// drill-down values are errors naming the parameter. extra are further names the caller accepts (e.g. "tab").
+func PanelParams(tab *Tab, panel *Panel, q url.Values, now time.Time, extra ...string) (Params, error) {
+	var p Params
+	for name, vs := range q {
+		if _, ok := tab.param(name); !ok && !slices.Contains(reservedParams, name) && !slices.Contains(extra, name) {
+			return p, badParam("unknown parameter %q: this panel accepts %s", name, strings.Join(allowedParams(tab), ", "))
+		}
+		if len(vs) > 1 {
+			return p, badParam("parameter %q is given %d times; give it once", name, len(vs))
+		}
+	}
+	win, err := resolveRange(q.Get("range"), now)
+	if err != nil {
+		return p, &paramError{err.Error()}
+	}
+	p = Params{From: win.From, To: win.To, Range: win.Range.Name, Tenant: q.Get("tenant"), Values: map[string]string{}}
+	if err := checkValue("tenant", p.Tenant, nil); err != nil {
+		return p, err
+	}
+	for _, tp := range tab.Params {
+		v := q.Get(tp.Name)
+		if v == "" {
+			v = tp.Default
+		}
+		if err := checkValue(tp.Name, v, tp.Check); err != nil {
+			return p, err
+		}
+		p.Values[tp.Name] = v
+	}
+	if panel != nil {
+		for _, need := range panel.Needs {
+			if p.Values[need] == "" {
+				return p, badParam("panel %q needs parameter %q (a drill-down value: click the panel that sets it)", panel.ID, need)
+			}
+		}
+	}
+	return p, nil
+}
+
+// allowedParams lists the names a tab's panel requests accept.
+func allowedParams(tab *Tab) []string {
+	names := slices.Clone(reservedParams)
+	for _, tp := range tab.Params {
+		names = append(names, tp.Name)
+	}
+	return names
+}
+
+// checkValue validates one parameter value.
+func checkValue(name, v string, check func(string) error) error {
+	switch {
+	case len(v) > maxParamLen:
+		return badParam("parameter %q is longer than %d bytes", name, maxParamLen)
+	case !utf8.ValidString(v) || strings.ContainsRune(v, 0):
+		return badParam("parameter %q is not valid text", name)
+	case v != "" && check != nil:
+		if err := check(v); err != nil {
+			return badParam("parameter %q: %v", name, err)
+		}
+	}
+	return nil
+}
+
+// oneOf returns a Param.Check accepting only the given values.
+func oneOf(values ...string) func(string) error {
+	return func(v string) error {
+		if slices.Contains(values, v) {
+			return nil
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(values, ", "))
+	}
+}
+
+// panelResult is a panel's answer (JSON of GET /api/v1/dashboards/{id}/panels/{panel}).
+type panelResult struct {
+	Dashboard string    `json:"dashboard"`
+	Tab       string    `json:"tab"`
+	Panel     string    `json:"panel"`
+	Title     string    `json:"title"`
+	Kind      PanelKind `json:"kind"`
+	Columns   []string  `json:"columns"`
+	Rows      [][]any   `json:"rows"`
+	// Truncated says a table had more than MaxTableRows rows.
+	Truncated bool      `json:"truncated"`
+	Range     string    `json:"range"`
+	From      time.Time `json:"from"`
+	To        time.Time `json:"to"`
+	// Bucket is the time-chart step ("hour" or "day").
+	Bucket string     `json:"bucket"`
+	Drill  *drillJSON `json:"drill,omitempty"`
+	// GeoMissing says maps had no GeoIP database: every address counts as Unknown.
+	GeoMissing bool `json:"geo_missing,omitempty"`
+}
+
+// drillJSON is a panel's Drill as dash.js reads it.
+type drillJSON struct {
+	Param  string `json:"param"`
+	Value  string `json:"value,omitempty"`
+	Column int    `json:"column"`
+}
+
+// geoFuncs are the GeoIP lookups the maps use (Options.GeoLookup, Options.CountryInfo).
+type geoFuncs struct {
+	lookup  func(ip string) (country string, ok bool)
+	country func(code string) (name string, lat, lon float64, ok bool)
+}
+
+// runPanel runs a panel's query and shapes the rows for its kind.
+func runPanel(ctx context.Context, q store.Store, geo geoFuncs, ref panelRef, p Params) (panelResult, error) {
+	pn := ref.Panel
+	res := panelResult{Dashboard: ref.Dashboard.ID, Tab: ref.Tab.ID, Panel: pn.ID, Title: fillTitle(pn.Title, p.Values),
+		Kind: pn.Kind, Range: p.Range, From: p.From, To: p.To, Bucket: p.Bucket()}
+	if pn.Drill != nil {
+		res.Drill = &drillJSON{Param: pn.Drill.Param, Value: pn.Drill.Value, Column: pn.Drill.Column}
+	}
+	sql, args := pn.Query(p)
+	if pn.Kind == KindTable {
+		sql += fmt.Sprintf("\nLIMIT %d", MaxTableRows+1)
+	}
+	out, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return res, fmt.Errorf("panel %s/%s: %w", ref.Dashboard.ID, pn.ID, err)
+	}
+	res.Columns, res.Rows = out.Columns, out.Rows
+	switch {
+	case pn.Kind == KindPie && pn.ByCountry:
+		res.Rows, err = countrySlices(res.Rows, geo)
+		res.Columns = []string{"Country", res.Columns[1]}
+	case pn.Kind == KindPie:
+		res.Rows = topSlices(res.Rows)
+	case pn.Kind == KindTimeseries || (pn.Kind == KindStackedBar && pn.TimeX):
+		res.Rows, err = fillBuckets(res.Rows, p)
+	case pn.Kind == KindTable && len(res.Rows) > MaxTableRows:
+		res.Rows, res.Truncated = res.Rows[:MaxTableRows], true
+	case pn.Kind == KindMap:
+		res.Columns, res.Rows, err = byCountry(res.Rows, geo)
+		res.GeoMissing = geo.lookup == nil
+	}
+	if err != nil {
+		return res, fmt.Errorf("panel %s/%s: %w", ref.Dashboard.ID, pn.ID, err)
+	}
+	for _, row := range res.Rows {
+		for i, v := range row {
+			row[i] = jsonValue(v)
+		}
+	}
+	return res, nil
+}
+
+// jsonValue turns a store value into what the panel JSON and CSV show: times as RFC 3339 UTC strings.
+func jsonValue(v any) any {
+	if t, ok := v.(time.Time); ok {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return v
+}
+
+// number reads a count column as float64.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	case int32:
+		return float64(x), true
+	case int:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// countValue returns v as an int64 when it is a whole number, else as float64 (JSON shows 3, not 3.0).
+func countValue(f float64) any {
+	if f == float64(int64(f)) {
+		return int64(f)
+	}
+	return f
+}
+
+// topSlices sorts label/value rows by value (largest first, then label) and sums the rows past the first ten
+// into one "Other" row.
+func topSlices(rows [][]any) [][]any {
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, _ := number(rows[i][1])
+		b, _ := number(rows[j][1])
+		if a != b {
+			return a > b
+		}
+		return fmt.Sprint(rows[i][0]) < fmt.Sprint(rows[j][0])
+	})
+	if len(rows) <= pieSlices {
+		return rows
+	}
+	var rest float64
+	for _, r := range rows[pieSlices:] {
+		v, _ := number(r[1])
+		rest += v
+	}
+	return append(rows[:pieSlices:pieSlices], []any{otherLabel, countValue(rest)})
+}
+
+// fillBuckets completes long-form bucket/series/value rows so every series has every bucket of the window (0
+// where the query had no row), ordered by bucket then series, like KQL make-series default=0.
+func fillBuckets(rows [][]any, p Params) ([][]any, error) {
+	type key struct {
+		at     int64
+		series string
+	}
+	step := p.bucketStep()
+	got := make(map[key]any, len(rows))
+	seriesSet := map[string]bool{}
+	for _, r := range rows {
+		at, ok := r[0].(time.Time)
+		if !ok {
+			return nil, fmt.Errorf("bucket column holds %T, not a time", r[0])
+		}
+		s := fmt.Sprint(r[1])
+		seriesSet[s] = true
+		got[key{at.UTC().Truncate(step).Unix(), s}] = r[2]
+	}
+	series := make([]string, 0, len(seriesSet))
+	for s := range seriesSet {
+		series = append(series, s)
+	}
+	slices.Sort(series)
+	var out [][]any
+	for at := p.From.UTC().Truncate(step); at.Before(p.To); at = at.Add(step) {
+		for _, s := range series {
+			v, ok := got[key{at.Unix(), s}]
+			if !ok {
+				v = int64(0)
+			}
+			out = append(out, []any{at, s, v})
+		}
+	}
+	if out == nil {
+		out = [][]any{}
+	}
+	return out, nil
+}
+
+// byCountry sums ip/value rows per GeoIP country. Addresses without a country count under "Unknown", so the
+// map's total equals the query's.
+func byCountry(rows [][]any, geo geoFuncs) ([]string, [][]any, error) {
+	sums := map[string]float64{}
+	for _, r := range rows {
+		ip, _ := r[0].(string)
+		v, ok := number(r[1])
+		if !ok {
+			return nil, nil, errors.New("map value column is not a number")
+		}
+		code := unknownCountry
+		if geo.lookup != nil && ip != "" {
+			if c, ok := geo.lookup(ip); ok && c != "" {
+				code = c
+			}
+		}
+		sums[code] += v
+	}
+	out := make([][]any, 0, len(sums))
+	for code, v := range sums {
+		name, lat, lon, ok := code, any(nil), any(nil), false
+		if geo.country != nil && code != unknownCountry {
+			var la, lo float64
+			var n string
+			if n, la, lo, ok = geo.country(code); ok {
+				name, lat, lon = n, la, lo
+			}
+		}
+		out = append(out, []any{code, name, lat, lon, countValue(v)})
+	}
+	slices.SortFunc(out, func(a, b []any) int {
+		x, _ := number(a[4])
+		y, _ := number(b[4])
+		if c := cmp.Compare(y, x); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[0].(string), b[0].(string))
+	})
+	return []string{"Country", "Name", "Latitude", "Longitude", "Count"}, out, nil
+}
+
+// countrySlices sums ip/value rows per country name and keeps the top slices.
+func countrySlices(rows [][]any, geo geoFuncs) ([][]any, error) {
+	_, byC, err := byCountry(rows, geo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]any, len(byC))
+	for i, r := range byC {
+		out[i] = []any{r[1], r[4]}
+	}
+	return topSlices(out), nil
+}
+
+// csvCell writes one value for CSV: nil as empty, lists and objects as JSON.
+func csvCell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []any, map[string]any:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
