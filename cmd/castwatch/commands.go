@@ -293,12 +293,17 @@ type simFlags struct {
 	mailboxes int
 	days      int
 	faults    string
+	// storyDays: only the last storyDays days carry attack stories and password sprays (0: every day), so that
+	// behaviour models learn a clean baseline on the days before.
+	storyDays int
 }
 
-func (f *simFlags) register(cmd *cobra.Command) {
+// register adds the flags; storyDays is the default of --story-days.
+func (f *simFlags) register(cmd *cobra.Command, storyDays int) {
 	cmd.Flags().Int64Var(&f.seed, "seed", 1, "seed of the simulated data")
 	cmd.Flags().IntVar(&f.mailboxes, "mailboxes", 50, "number of simulated mailboxes")
 	cmd.Flags().IntVar(&f.days, "days", 7, "days of simulated history")
+	cmd.Flags().IntVar(&f.storyDays, "story-days", storyDays, "only the last N days carry attack stories and password sprays (0: every day)")
 	cmd.Flags().StringVar(&f.faults, "faults", "", "comma-separated faults to inject: "+strings.Join([]string{"ratelimit", "5xx", "tokenexpiry", "emptypage", "emptymid", "slow", "all", "dupes", "gzipfail", "expiredurl", "badjson", "data"}, ", "))
 }
 
@@ -313,8 +318,16 @@ func (f *simFlags) options(clientID, secret string) (sim.Options, error) {
 	if f.days < 1 {
 		return sim.Options{}, errors.New("--days must be at least 1")
 	}
-	return sim.Options{Seed: f.seed, Mailboxes: f.mailboxes, Days: f.days, Faults: faults,
-		ClientID: clientID, ClientSecret: secret}, nil
+	if f.storyDays < 0 {
+		return sim.Options{}, errors.New("--story-days must not be negative")
+	}
+	opts := sim.Options{Seed: f.seed, Mailboxes: f.mailboxes, Days: f.days, Faults: faults,
+		ClientID: clientID, ClientSecret: secret}
+	if f.storyDays > 0 && f.storyDays < f.days {
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		opts.QuietUntil = today.AddDate(0, 0, 1-f.storyDays)
+	}
+	return opts, nil
 }
 
 func simulateCmd(g *globals) *cobra.Command {
@@ -348,7 +361,7 @@ func simulateCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	sf.register(cmd)
+	sf.register(cmd, 0)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:9000", "listen address")
 	cmd.Flags().StringVar(&clientID, "client-id", "sim-client", "the OAuth2 client id the tenant accepts")
 	cmd.Flags().StringVar(&secret, "client-secret", "sim-secret", "the OAuth2 client secret the tenant accepts")
@@ -427,7 +440,7 @@ func demoCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	sf.register(cmd)
+	sf.register(cmd, 2)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "listen address of the web UI")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/castwatch/castwatch/internal/ingest"
 	"github.com/castwatch/castwatch/internal/schema"
 	"github.com/castwatch/castwatch/internal/store"
 	"github.com/castwatch/castwatch/internal/ueba"
@@ -106,11 +107,24 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
-// analyticsInterval is how often serve runs behaviour analytics over newly settled events.
+// analyticsInterval is how often serve runs behaviour analytics over newly settled events; a collection run
+// that stored new rows starts one sooner (see kickAnalytics).
 const analyticsInterval = 2 * time.Minute
 
-// analyticsLoop runs behaviour analytics every analyticsInterval until ctx ends, reloading the peer groups first
-// (Awareness Training departments change with each snapshot).
+// drainWait bounds how long serve's analytics waits for the store consumer to write what was published before it
+// looks at the stored events; a run that times out is held until the next one.
+const drainWait = time.Minute
+
+// kickAnalytics asks serve's analytics loop to run soon (after a collection run stored rows).
+func (a *App) kickAnalytics() {
+	select {
+	case a.analyticsKick <- struct{}{}:
+	default:
+	}
+}
+
+// analyticsLoop runs behaviour analytics every analyticsInterval, or when kicked, until ctx ends, reloading the
+// peer groups first.
 func (a *App) analyticsLoop(ctx context.Context) {
 	t := time.NewTicker(analyticsInterval)
 	defer t.Stop()
@@ -119,24 +133,49 @@ func (a *App) analyticsLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-a.analyticsKick:
 		}
 		if err := a.loadPeerGroups(ctx); err != nil {
 			a.log.Warn("peer groups not reloaded", "err", err)
 		}
-		if st, err := a.RunAnalytics(ctx); err != nil && ctx.Err() == nil {
+		st, err := a.runAnalytics(ctx, a.waitStored)
+		switch {
+		case err != nil && ctx.Err() == nil:
 			a.log.Warn("behaviour analytics failed; will retry", "err", err)
-		} else if st.Held != "" {
+		case st.Held != "":
 			a.log.Debug("behaviour analytics waiting", "reason", st.Held)
+		case st.Events > 0:
+			a.log.Info("behaviour analytics", "events", st.Events, "findings", st.Findings, "notable", st.Notable)
 		}
 	}
 }
 
+// waitStored waits until the store consumer has written every batch published so far, so that analytics never
+// reads a settled day whose rows are still on the bus.
+func (a *App) waitStored(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, drainWait)
+	defer cancel()
+	return a.bus.WaitDrained(wctx, ingest.DefaultDurable)
+}
+
 // RunAnalytics processes the stored events between what was processed before and the settled time, one UTC day
-// at a time, saves the sessions and the engine state, and opens incidents for notable users.
+// at a time, saves the sessions and the engine state, and opens incidents for notable users. It reads what is
+// stored now: callers run it after the store consumer has drained (sync does).
 func (a *App) RunAnalytics(ctx context.Context) (AnalyticsStats, error) {
+	return a.runAnalytics(ctx, nil)
+}
+
+// runAnalytics is RunAnalytics with stored, when not nil, called between fixing the settled time and reading the
+// store: events collected before the settled time are then all in the store.
+func (a *App) runAnalytics(ctx context.Context, stored func(context.Context) error) (AnalyticsStats, error) {
 	until, held := a.settled(a.now())
 	if held != "" {
 		return AnalyticsStats{Held: held}, nil
+	}
+	if stored != nil {
+		if err := stored(ctx); err != nil {
+			return AnalyticsStats{Held: "the store consumer is still writing: " + err.Error()}, nil
+		}
 	}
 	return a.analyse(ctx, time.Time{}, until, nil)
 }

@@ -53,6 +53,8 @@ type App struct {
 	// enrich answers GeoIP, list and peer-group questions; ueba is the behaviour analytics run over stored events.
 	enrich *enrichment
 	ueba   *analytics
+	// analyticsKick starts serve's next analytics run early (kickAnalytics).
+	analyticsKick chan struct{}
 
 	collectors []*connector
 
@@ -63,7 +65,7 @@ type App struct {
 // Open starts the components for cfg: it opens the store and the bus, loads the rules, rebuilds the detection
 // state from recent stored events, and prepares a collector for every enabled stream of every tenant.
 func Open(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
-	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now, registry: prometheus.NewRegistry()}
+	a := &App{cfg: cfg, log: opts.Logger, now: opts.Now, registry: prometheus.NewRegistry(), analyticsKick: make(chan struct{}, 1)}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -174,6 +175,9 @@ func (a *App) loop(ctx context.Context, c *connector, kick <-chan struct{}) {
 			a.log.Error("collection failed", "tenant", c.Tenant(), "stream", c.Stream(), "err", err)
 		default:
 			a.log.Info("collected", "tenant", c.Tenant(), "stream", c.Stream(), "pages", st.Pages, "rows", st.Rows)
+			if st.Rows > 0 && slices.Contains(behaviourStreams, c.Stream()) {
+				a.kickAnalytics()
+			}
 		}
 		wait := c.interval
 		if c.unavailable() {

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -18,9 +15,9 @@ import (
 // views with rows), one drill-down per dashboard is clicked with the mouse and fills its target, and each tab is
 // saved as a screenshot in the artifacts directory.
 
-// startDashBrowser serves the fixture's store logged in and starts Chromium; it returns the session, the server
-// URL and the artifacts directory. Everything stops when the test ends.
-func startDashBrowser(t *testing.T, f *simFixture, timeout time.Duration) (*browserSession, string, string) {
+// startDashBrowser serves the fixture's store logged in and starts Chromium; it returns the session and the server
+// URL. Everything stops when the test ends.
+func startDashBrowser(t *testing.T, f *simFixture, timeout time.Duration) (*browserSession, string) {
 	chromium := requireChromium(t)
 	requireVendorAssets(t)
 	h := newTestHandler(t, Options{Store: f.DB, Now: func() time.Time { return f.Now }, Static: embeddedAssets(t),
@@ -42,22 +39,8 @@ func startDashBrowser(t *testing.T, f *simFixture, timeout time.Duration) (*brow
 	if err := chromedp.Listen(ctx, msgs.listen); err != nil {
 		t.Fatalf("start chromium %s: %v\nchromium output:\n%s", chromium, err, output.String())
 	}
-	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
-		return err
-	}))
-	return s, srv.URL, browserArtifactsDir(t)
-}
-
-// screenshot saves the full page as <artifacts>/<name>.png.
-func screenshot(t *testing.T, s *browserSession, artifacts, name string) {
-	t.Helper()
-	png := browserDo(s, "screenshot "+name, chromedp.FullScreenshot(100)) // quality 100 is PNG
-	path := filepath.Join(artifacts, name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", path)
+	s.recordCSP()
+	return s, srv.URL
 }
 
 // waitPanel waits until a panel no longer waits for its drill-down value and has loaded.
@@ -72,7 +55,7 @@ var simHasNoData = map[string]bool{"url-phish-brands": true, "url-phish-evidence
 
 func TestBrowserSEGAndTTPDashboards(t *testing.T) {
 	f, _ := segFixture(t)
-	s, base, artifacts := startDashBrowser(t, f, 240*time.Second)
+	s, base := startDashBrowser(t, f, 240*time.Second)
 	drills := map[string]dashDrill{
 		"seg/receipt": {"rejected", 0, "receipt-details"},
 		"ttp/url":     {"url-urls", 0, "url-clicks"},
@@ -99,7 +82,7 @@ func TestBrowserSEGAndTTPDashboards(t *testing.T) {
 			if len(ps) != len(tab.Panels) {
 				t.Errorf("%s: page shows %d panels, the tab has %d", what, len(ps), len(tab.Panels))
 			}
-			screenshot(t, s, artifacts, "dashboard-"+d.ID+"-"+tab.ID)
+			s.screenshot("dashboard-" + d.ID + "-" + tab.ID)
 
 			dr, ok := drills[what]
 			if !ok {
@@ -110,7 +93,7 @@ func TestBrowserSEGAndTTPDashboards(t *testing.T) {
 			if target := waitPanel(s, dr.target); target.State != "ready" || target.Rows == 0 {
 				t.Errorf("%s: drill-down %s → %s: %+v", what, dr.source, dr.target, target)
 			}
-			screenshot(t, s, artifacts, "dashboard-"+d.ID+"-"+tab.ID+"-drill")
+			s.screenshot("dashboard-" + d.ID + "-" + tab.ID + "-drill")
 		}
 	}
 	if v := browserDo(s, "read CSP violations", chromedp.Evaluate[[]string](`window.__cspViolations`)); len(v) > 0 {

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -98,11 +95,7 @@ func TestBrowserDashboards(t *testing.T) {
 	if err := chromedp.Listen(ctx, msgs.listen); err != nil {
 		t.Fatalf("start chromium %s: %v\nchromium output:\n%s", chromium, err, output.String())
 	}
-	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
-		return err
-	}))
-	artifacts := browserArtifactsDir(t)
+	s.recordCSP()
 
 	settle := func(what string) []dashPanelState {
 		t.Helper()
@@ -153,12 +146,7 @@ func TestBrowserDashboards(t *testing.T) {
 			if ready := checkPanels(what, ps); ready < len(ps)/2 {
 				t.Errorf("%s: only %d of %d panels show data: %+v", what, ready, len(ps), ps)
 			}
-			png := browserDo(s, "screenshot "+what, chromedp.FullScreenshot(100))
-			name := filepath.Join(artifacts, "dashboard-"+d.ID+"-"+tab.ID+".png")
-			if err := os.WriteFile(name, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("screenshot: %s", name)
+			s.screenshot("dashboard-" + d.ID + "-" + tab.ID)
 
 			if what == "ci/ci" {
 				toggleView()
@@ -178,10 +166,7 @@ func TestBrowserDashboards(t *testing.T) {
 			if u := browserDo(s, "read url", chromedp.Evaluate[string](`location.search`)); u == "" {
 				t.Errorf("%s: the drill-down value is not in the URL", what)
 			}
-			png = browserDo(s, "screenshot drilled "+what, chromedp.FullScreenshot(100))
-			if err := os.WriteFile(filepath.Join(artifacts, "dashboard-"+d.ID+"-"+tab.ID+"-drill.png"), png, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			s.screenshot("dashboard-" + d.ID + "-" + tab.ID + "-drill")
 		}
 	}
 

@@ -3,13 +3,10 @@ package web
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/castwatch/castwatch/internal/auth"
@@ -41,20 +38,8 @@ func TestBrowserTriage(t *testing.T) {
 	defer srv.Close()
 
 	s := startBrowser(t, chromium)
-	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
-		return err
-	}))
-	artifacts := browserArtifactsDir(t)
-	screenshot := func(name string) {
-		t.Helper()
-		png := browserDo(s, "screenshot "+name, chromedp.FullScreenshot(100))
-		path := filepath.Join(artifacts, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
+	s.recordCSP()
+	screenshot := s.screenshot
 	checkClean := func(stage string) {
 		t.Helper()
 		if v := browserDo(s, "read CSP violations", chromedp.Evaluate[[]string](`window.__cspViolations || []`)); len(v) > 0 {

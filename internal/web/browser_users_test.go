@@ -3,13 +3,10 @@ package web
 import (
 	"context"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/castwatch/castwatch/internal/store"
@@ -36,18 +33,8 @@ func TestBrowserUsersConnectorsSearch(t *testing.T) {
 	defer srv.Close()
 
 	s := startBrowser(t, chromium)
-	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
-		return err
-	}))
-	artifacts := browserArtifactsDir(t)
-	screenshot := func(name string) {
-		t.Helper()
-		png := browserDo(s, "screenshot "+name, chromedp.FullScreenshot(100))
-		if err := os.WriteFile(filepath.Join(artifacts, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	s.recordCSP()
+	screenshot := s.screenshot
 	texts := func(what, selector string) []string {
 		t.Helper()
 		return browserDo(s, what, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(`+jsString(selector)+`)).map(function (e) { return e.textContent.trim(); })`))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/castwatch/castwatch/internal/schema"
+	"github.com/castwatch/castwatch/internal/ueba"
 )
 
 // registerPeopleOpsPages registers the Users, human-risk, Connectors and Search pages and their API routes.
@@ -99,8 +100,10 @@ type userPage struct {
 	// Capped names the sources that had more entries in the range than were read.
 	Capped []string
 	Counts map[string]int
-	Notice string
-	Error  string
+	// RiskSessions are the behaviour analytics' sessions of this mailbox in the range, highest score first.
+	RiskSessions []ueba.Session
+	Notice       string
+	Error        string
 }
 
 // timelinePageSize is how many timeline entries one page shows.
@@ -119,6 +122,9 @@ func (u *userPages) handleUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := u.loadUser(r.Context(), &p)
+	if err == nil {
+		p.RiskSessions, _, err = u.riskSessions(r.Context(), win, mailbox, false)
+	}
 	if err != nil {
 		u.log.ErrorContext(r.Context(), "user page", "mailbox", mailbox, "error", err)
 		p.Error = "Could not load data from the store; the server log has the details."

@@ -728,3 +728,19 @@ func TestSync(t *testing.T) {
 		})
 	}
 }
+
+// TestFooterAttribution: the data-source credit (the built-in GeoIP database's licence asks for it) is on every
+// page, escaped, and absent when there is none.
+func TestFooterAttribution(t *testing.T) {
+	hs := newHarness(t, &fakeStore{}, func(o *Options) { o.Attribution = "IP data by <Example> (CC BY 4.0)" })
+	for _, path := range []string{"/", "/alerts", "/dashboards"} {
+		_, body := hs.do(t, http.MethodGet, path, nil)
+		if !strings.Contains(body, `id="attribution">IP data by &lt;Example&gt; (CC BY 4.0)<`) {
+			t.Errorf("%s lacks the escaped attribution", path)
+		}
+	}
+	_, body := newHarness(t, &fakeStore{}, nil).do(t, http.MethodGet, "/", nil)
+	if strings.Contains(body, `id="attribution"`) {
+		t.Error("an empty attribution is shown")
+	}
+}
