@@ -271,19 +271,19 @@ func authInfo(kind string, u *user, t time.Time, ip, app, method, extra string) 
 		kind, u.email, u.display, d, c, ip, app, method, extra)
 }
 
-// ipFor picks the source address of a user's call from app.
+// ipFor picks the source address of a user's call from app: their office, home or phone, all in one country.
 func (g *gen) ipFor(u *user, app string) string {
 	switch {
 	case u.steady:
-		return g.s.offices[0]
+		return u.office
 	case app == "Mobile" && g.r.IntN(10) < 7:
-		return fmt.Sprintf("172.56.%d.%d", 1+g.r.IntN(250), 1+g.r.IntN(250))
+		return pick(g.r, u.net.mobile).draw(g.r)
 	case app == "Administration Console" && !u.remote:
-		return g.s.offices[0]
+		return u.office
 	case u.remote && g.r.IntN(10) < 8, !u.remote && g.r.IntN(10) < 2:
 		return u.homeIP
 	default:
-		return pick(g.r, g.s.offices)
+		return u.office
 	}
 }
 

@@ -202,7 +202,7 @@ func (s *Sim) phishResult(i int, c campaign) phishResult {
 		r.opened = c.launch.Add(time.Duration(10+f("open-delay")*60*48) * time.Minute)
 		if f("click") < pClick {
 			r.clicked = r.opened.Add(time.Duration(5+f("click-delay")*300) * time.Second)
-			r.ip = s.offices[int(f("ip")*float64(len(s.offices)))]
+			r.ip = u.office
 			if f("submit") < pSubmit {
 				r.submitted = r.clicked.Add(time.Duration(20+f("submit-delay")*200) * time.Second)
 			}

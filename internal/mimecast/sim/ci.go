@@ -34,6 +34,9 @@ func (s *Sim) ciFlow(h int64) map[string][]logRec {
 	byID := map[string]*message{}
 	for i := range mh.msgs {
 		msg := &mh.msgs[i]
+		if msg.rejected() {
+			continue // refused by the gateway: it never reached a mailbox
+		}
 		byID[msg.messageID] = msg
 		t := msg.t.Add(5 * time.Second)
 		rec := common("entities", t, msg)

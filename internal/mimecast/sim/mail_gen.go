@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -92,10 +93,14 @@ var externalDomains = []string{
 // personalDomains are public mail providers (personal addresses).
 var personalDomains = []string{"gmail.com", "outlook.com", "yahoo.com", "proton.me", "gmx.com"}
 
+// personalMailOdds is one in how many outbound messages of a user with a private address goes to it.
+const personalMailOdds = 250
+
 // inboundVerdicts and inboundWeights (per 1000 inbound messages) set how often each verdict occurs.
 var (
-	inboundVerdicts = []string{"clean", "spam", "url", "badurl", "attachment", "badattachment", "impersonation", "av"}
-	inboundWeights  = []int{855, 80, 40, 4, 12, 4, 3, 2}
+	inboundVerdicts = []string{"clean", "spam", "url", "badurl", "attachment", "badattachment", "impersonation", "av",
+		verdictReject, verdictSpamReject, verdictVirus, verdictImpTag}
+	inboundWeights = []int{813, 80, 40, 4, 12, 4, 3, 3, 25, 12, 2, 2}
 )
 
 var lookalikeDomains = []string{"rnicrosoft-support.example", "paypa1-billing.example", "docu-sign-secure.example"}
@@ -142,6 +147,7 @@ type message struct {
 	attachment, fileHash string
 	size                 int    // bytes; 0 draws a typical size
 	policy               string // DLP policy; "" draws one
+	story                bool   // part of an attack story (never refused on delivery)
 }
 
 // messagesPerMailboxDay is the average number of messages a mailbox sends or receives per day.
@@ -190,6 +196,9 @@ func sortLogs(l []logRec) {
 func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 	u := &s.users[r.IntN(len(s.users))]
 	ext := pick(r, []string{"billing", "news", "sales", "support", "jane.doe", "m.rossi", "noreply"}) + "@" + pick(r, externalDomains)
+	if r.IntN(plainDomainOdds) == 0 {
+		ext = ext[:strings.Index(ext, "@")+1] + pick(r, noTLSDomains)
+	}
 	msg := message{t: t, subject: pick(r, mailSubjects)}
 	switch k := r.IntN(10); {
 	case k < 7:
@@ -197,11 +206,11 @@ func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 		msg.senderIP = fmt.Sprintf("%d.%d.%d.%d", pick(r, []int{40, 52, 104, 185, 203, 209}), r.IntN(256), r.IntN(256), 1+r.IntN(250))
 		msg.verdict = inboundVerdicts[weighted(r, inboundWeights)]
 	case k < 9:
-		if r.IntN(30) == 0 {
-			ext = strings.ReplaceAll(strings.ToLower(u.name), " ", ".") + "@" + pick(r, personalDomains)
+		if r.IntN(personalMailOdds) == 0 && u.personal != "" {
+			ext = u.personal
 		}
 		msg.route, msg.sender, msg.recipient = "outbound", u.email, ext
-		msg.senderIP = s.offices[r.IntN(len(s.offices))]
+		msg.senderIP = u.office
 		msg.verdict = "clean"
 		if r.IntN(150) == 0 {
 			msg.verdict = "dlp"
@@ -209,17 +218,21 @@ func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 	default:
 		other := &s.users[r.IntN(len(s.users))]
 		msg.route, msg.sender, msg.recipient = "internal", u.email, other.email
-		msg.senderIP = s.offices[0]
+		msg.senderIP = u.office
 		msg.verdict = "clean"
 	}
 	msg.senderName = strings.Split(msg.sender, "@")[0]
-	if msg.verdict == "impersonation" {
+	if msg.verdict == "impersonation" || msg.verdict == verdictImpTag {
 		ceo := &s.users[0]
 		msg.senderName = ceo.name
-		msg.sender = strings.ReplaceAll(strings.ToLower(ceo.name), " ", ".") + "@" + pick(r, lookalikeDomains)
+		domains := lookalikeDomains
+		if msg.verdict == verdictImpTag {
+			domains = personalDomains // an executive's name from a public mailbox: one indicator only
+		}
+		msg.sender = strings.ReplaceAll(strings.ToLower(ceo.name), " ", ".") + "@" + pick(r, domains)
 		msg.subject = pick(r, []string{"Urgent wire transfer", "Are you available?", "Gift cards needed today"})
 	}
-	if strings.Contains(msg.verdict, "attachment") || msg.verdict == "av" {
+	if strings.Contains(msg.verdict, "attachment") || msg.verdict == "av" || msg.verdict == verdictVirus {
 		msg.attachment = pick(r, []string{"invoice_%d.pdf", "statement_%d.xlsx", "scan_%d.docm", "payment_%d.zip"})
 		msg.attachment = fmt.Sprintf(msg.attachment, 1000+r.IntN(9000))
 	}
@@ -264,8 +277,11 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 	direction := map[string]string{"inbound": "Inbound", "outbound": "Outbound", "internal": "Internal"}[msg.route]
 	held := msg.verdict == "spam" || msg.verdict == "badattachment" || msg.verdict == "impersonation" || msg.verdict == "av"
 	action := "Acc"
-	if held {
+	switch {
+	case held:
 		action = "Hld"
+	case msg.rejected():
+		action = "Rej"
 	}
 	nAtt := "0"
 	var attachments any
@@ -283,17 +299,12 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		add("journal", 0, rec)
 	} else {
 		rec := common("receipt", 0, action)
-		for k, v := range map[string]any{
-			"action": action, "direction": direction, "messageId": msg.messageID, "numberAttachments": nAtt,
-			"recipients": msg.recipient, "rejectionCode": nil, "rejectionInfo": nil, "rejectionType": nil,
-			"senderEnvelope": msg.sender, "senderHeader": msg.sender, "senderIp": msg.senderIP,
-			"spamDetectionLevel": nil, "spamInfo": "[]", "spamScore": strconv.Itoa(r.IntN(30)), "subject": msg.subject,
-			"spamProcessingDetail": `{"spf":{"allow":true,"info":"ALLOW"},"dkim":{"allow":true,"info":"ALLOW"},"dmarc":{"allow":true,"info":"ALLOW"}}`,
-			"tlsCipher":            "TLS_AES_256_GCM_SHA384", "tlsVersion": "TLSv1.3", "virusFound": nil,
-		} {
-			rec[k] = v
-		}
+		maps.Copy(rec, s.receiptFields(r, msg, action, direction, nAtt))
 		add("receipt", 0, rec)
+	}
+	if msg.rejected() {
+		s.detections(r, m, msg, common, add)
+		return
 	}
 	attSize := "0"
 	switch {
@@ -316,22 +327,40 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 	}
 	add("process", 0, proc)
 	if !held {
-		del := common("delivery", 4*time.Second, "true")
-		for k, v := range map[string]any{
-			"Hostname": "mx." + strings.Split(msg.recipient, "@")[1], "delivered": "true", "deliveryAttempts": "1",
-			"deliveryErrors": nil, "deliveryTime": strconv.Itoa(1000 + r.IntN(20000)), "destinationIp": s.offices[0],
-			"direction": direction, "emailSize": size, "messageId": msg.messageID, "numberAttachments": nAtt,
-			"recipients": msg.recipient, "rejectionCode": nil, "rejectionInfo": nil, "rejectionType": nil,
-			"route": direction, "senderEnvelope": msg.sender, "subject": msg.subject, "tlsCipher": nil, "tlsUsed": "Yes",
-			"tlsVersion": "TLSv1.3", "totalSizeAttachments": proc["totalSizeAttachments"],
-		} {
-			del[k] = v
-		}
+		del := common("delivery", 4*time.Second, nil)
+		maps.Copy(del, s.deliveryFields(r, msg, direction, nAtt, size, attSize))
+		del["subtype"] = del["delivered"]
 		add("delivery", 0, del)
 	}
+	s.detections(r, m, msg, common, add)
+	if held && r.IntN(10) < 3 {
+		s.heldRelease(r, m, msg)
+	}
+	if msg.route == "internal" && r.IntN(20) == 0 {
+		rec := common("internal email protect", time.Second, nil)
+		cat := pick(r, []string{"Compromised", "Compromised", "Phishing & Fraud", "Malware"})
+		for k, v := range map[string]any{
+			"messageId": msg.messageID, "monitoredDomainSource": nil, "recipients": msg.recipient, "route": "Internal",
+			"scanResults": "Blocked URL Category", "senderEnvelope": msg.sender, "similarDomain": nil,
+			"subject": msg.subject, "urlCategory": cat,
+		} {
+			rec[k] = v
+		}
+		add("internal email protect", 0, rec)
+	}
+}
 
+// siemCommon makes the fields every SIEM event of a message shares; siemAdd files an event by its type.
+type (
+	siemCommon func(typ string, d time.Duration, subtype any) map[string]any
+	siemAdd    func(typ string, d time.Duration, rec map[string]any)
+)
+
+// detections emits the scanner records of a message: spam, URL, attachment, impersonation, anti-virus, DLP.
+func (s *Sim) detections(r *rand.Rand, m *mailHour, msg message, common siemCommon, add siemAdd) {
+	direction := map[string]string{"inbound": "Inbound", "outbound": "Outbound", "internal": "Internal"}[msg.route]
 	switch msg.verdict {
-	case "spam":
+	case "spam", verdictSpamReject:
 		rec := common("spam", time.Second, nil)
 		for k, v := range map[string]any{
 			"messageId": msg.messageID, "recipients": msg.recipient, "route": direction,
@@ -348,7 +377,7 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 			u = pick(r, maliciousURLs)
 		}
 		rec := common("url protect", time.Second, nil)
-		act, cat, reason := "allow", "Business", any(nil)
+		act, cat, reason := "allow", pick(r, []string{"Business", "Business", "News", "Shopping", "Technology"}), any(nil)
 		if bad {
 			act, cat, reason = "block", "Phishing & Fraud", "Malicious URL"
 		}
@@ -365,13 +394,20 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		if bad {
 			scan, actions, awareness = "malicious", "Block", "N/A"
 		}
-		m.logs[PathTTPURL] = append(m.logs[PathTTPURL], logRec{t: click, rec: map[string]any{
+		clickRec := map[string]any{
 			"userEmailAddress": msg.recipient, "fromUserEmailAddress": msg.sender, "url": u,
 			"ttpDefinition": "Inbound URL 'Aggressive'", "subject": msg.subject, "action": act, "adminOverride": "N/A",
 			"userOverride": "None", "scanResult": scan, "category": cat, "sendingIp": msg.senderIP,
 			"userAwarenessAction": awareness, "date": formatAPI(click), "actions": actions, "route": msg.route,
 			"creationMethod": "User Click", "emailPartsDescription": []string{"Body"}, "messageId": msg.messageID,
-		}})
+		}
+		if bad && r.IntN(2) == 0 {
+			clickRec["tagMap"] = map[string]any{"UrlReputationScan": map[string]any{
+				"Status": []string{"CustomerAll", "VerdictBlock"}, "Type": []string{"Phishing"}, "Url": []string{u},
+				"UrlBlock": []string{"ORIGINAL:" + u + " (Blocked as PHISHING)"},
+			}}
+		}
+		m.logs[PathTTPURL] = append(m.logs[PathTTPURL], logRec{t: click, rec: clickRec})
 	case "attachment", "badattachment":
 		bad := msg.verdict == "badattachment"
 		sha1sum, md5sum := sha1.Sum([]byte(msg.fileHash)), md5.Sum([]byte(msg.fileHash))
@@ -385,24 +421,33 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		}
 		add("attachment protect", 0, rec)
 		result, details := "safe", "Safe                                              \r\nTime taken: 0 hrs, 0 min, 4 sec"
-		if bad {
+		triggered, definition := "none", "Default Inbound Attachment Protect Definition"
+		switch {
+		case bad:
 			result, details = "malicious", "Malicious                                         \r\nTime taken: 0 hrs, 0 min, 1 sec"
+		case r.IntN(4) == 0:
+			triggered, definition = "user release, none", "Inbound - Safe file with On-Demand Sandbox"
 		}
 		at := msg.t.Add(3 * time.Second)
 		m.logs[PathTTPAttachment] = append(m.logs[PathTTPAttachment], logRec{t: at, rec: map[string]any{
 			"senderAddress": msg.sender, "recipientAddress": msg.recipient, "fileName": msg.attachment,
-			"fileType": "application/octet-stream", "result": result, "actionTriggered": "none", "date": formatAPI(at),
+			"fileType": "application/octet-stream", "result": result, "actionTriggered": triggered, "date": formatAPI(at),
 			"details": details, "route": msg.route, "messageId": msg.messageID, "subject": msg.subject,
-			"fileHash": msg.fileHash, "definition": "Default Inbound Attachment Protect Definition",
+			"fileHash": msg.fileHash, "definition": definition,
 		}})
-	case "impersonation":
+	case "impersonation", verdictImpTag:
+		imp := impersonationHold
+		if msg.verdict == verdictImpTag {
+			imp = impersonationTag
+			imp.malicious = r.IntN(2) == 0
+		}
 		rec := common("impersonation protect", time.Second, nil)
 		for k, v := range map[string]any{
-			"customThreatDictionary": "false", "itemsDetected": "2", "similarCustomExternalDomain": "false",
-			"taggedExternal": "true", "similarInternalDomain": "false", "newDomain": "true", "internalUserName": "true",
-			"mimecastThreatDictionary": "true", "similarMimecastExternalDomain": "false", "customNameMatch": "false",
-			"taggedMalicious": "true", "replyMismatch": "false", "messageId": msg.messageID, "recipients": msg.recipient,
-			"senderEnvelope": msg.sender, "subject": msg.subject, "action": "hold",
+			"customThreatDictionary": "false", "itemsDetected": strconv.Itoa(len(imp.identifiers)), "similarCustomExternalDomain": "false",
+			"taggedExternal": "true", "similarInternalDomain": "false", "newDomain": strconv.FormatBool(imp.hold), "internalUserName": "true",
+			"mimecastThreatDictionary": strconv.FormatBool(imp.hold), "similarMimecastExternalDomain": "false", "customNameMatch": "false",
+			"taggedMalicious": strconv.FormatBool(imp.malicious), "replyMismatch": "false", "messageId": msg.messageID, "recipients": msg.recipient,
+			"senderEnvelope": msg.sender, "subject": msg.subject, "action": imp.action,
 		} {
 			rec[k] = v
 		}
@@ -411,22 +456,22 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 		id := "MTOKEN:eNq" + base64.RawURLEncoding.EncodeToString(hashBytes(s.opts.Seed, "imp", msg.aggregateID)[:30])
 		m.logs[PathTTPImpersonation] = append(m.logs[PathTTPImpersonation], logRec{t: at, rec: map[string]any{
 			"id": id, "senderAddress": msg.sender, "recipientAddress": msg.recipient, "subject": msg.subject,
-			"definition": "Impersonation Protect - Hold", "hits": 2,
-			"identifiers": []string{"internal_user_name", "newly_observed_domain"}, "action": "hold",
-			"taggedExternal": true, "taggedMalicious": true, "senderIpAddress": msg.senderIP, "eventTime": formatAPI(at),
+			"definition": imp.definition, "hits": len(imp.identifiers),
+			"identifiers": imp.identifiers, "action": imp.action,
+			"taggedExternal": true, "taggedMalicious": imp.malicious, "senderIpAddress": msg.senderIP, "eventTime": formatAPI(at),
 			"impersonationResults": []map[string]any{{
 				"impersonationDomainSource": "internal_user_name", "similarDomain": msg.senderName + " <" + msg.sender + ">",
 				"stringSimilarToDomain": msg.senderName, "checkerResult": "hit",
 			}},
 			"messageId": msg.messageID,
 		}})
-	case "av":
+	case "av", verdictVirus:
 		sha1sum, md5sum := sha1.Sum([]byte(msg.fileHash)), md5.Sum([]byte(msg.fileHash))
 		rec := common("av", 2*time.Second, nil)
 		for k, v := range map[string]any{
 			"fileName": msg.attachment, "sha256": msg.fileHash, "sha1": hex.EncodeToString(sha1sum[:]),
 			"md5": hex.EncodeToString(md5sum[:]), "fileExtension": msg.attachment[strings.LastIndex(msg.attachment, ".")+1:],
-			"virusFound": "Trojan.Generic." + strconv.Itoa(100000+r.IntN(900000)), "senderDomain": strings.Split(msg.sender, "@")[1],
+			"virusFound": s.virusName(msg), "senderDomain": strings.Split(msg.sender, "@")[1],
 			"messageId": msg.messageID, "recipients": msg.recipient, "senderEnvelope": msg.sender, "route": direction,
 			"subject": msg.subject,
 		} {
@@ -445,20 +490,6 @@ func (s *Sim) emit(r *rand.Rand, m *mailHour, msg message, offset int64) {
 				"eventTime": formatAPI(at), "route": msg.route, "policy": policy, "action": act, "messageId": msg.messageID,
 			}})
 		}
-	}
-	if held && r.IntN(10) < 3 {
-		s.heldRelease(r, m, msg)
-	}
-	if msg.route == "internal" && r.IntN(20) == 0 {
-		rec := common("internal email protect", time.Second, nil)
-		for k, v := range map[string]any{
-			"messageId": msg.messageID, "monitoredDomainSource": nil, "recipients": msg.recipient, "route": "Internal",
-			"scanResults": "Blocked URL Category", "senderEnvelope": msg.sender, "similarDomain": nil,
-			"subject": msg.subject, "urlCategory": "Compromised",
-		} {
-			rec[k] = v
-		}
-		add("internal email protect", 0, rec)
 	}
 }
 

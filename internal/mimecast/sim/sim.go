@@ -28,10 +28,12 @@
 //
 // Data is generated per UTC hour from the seed, so the records of a past hour never change and advancing the
 // clock only reveals more. A mailbox sends or receives about 100 messages a day (working hours of the account's
-// zone, quieter at weekends), with spam, viruses, URL and attachment protection, impersonation and DLP hits at
-// plausible rates. Each UTC day also holds one of every attack story (Stories): a password spray, a logon from a
-// new country followed by a forwarding rule to a public mail provider, malicious links clicked by a user with a
-// SAFE score of F, DLP holds and a large message to a personal address. Ground truth is available directly
+// zone, quieter at weekends), with spam, viruses, URL and attachment protection, impersonation and DLP hits,
+// rejections at receipt, mail without TLS and failed deliveries at plausible rates. Users work from the office of
+// their home zone's country and log on from home or a phone in that same country; about a third of them have one
+// private address they mail now and then. Each UTC day also holds one of every attack story (Stories): a password
+// spray, a logon from a new country followed by a forwarding rule to a public mail provider, malicious links
+// clicked by a user with a SAFE score of F, DLP holds and a large message to a personal address. Ground truth is available directly
 // (AuditRecords, LogRecords, SIEMEvents, AwarenessRecords, ThreatIntelIndicators, LegacySIEMFiles, Sprays,
 // Stories, and APITruth / SIEMTruth for what the data faults serve) so tests can compare what a client collected
 // with what the tenant holds. Faults never change the ground truth: a correct client still reaches every record.
@@ -209,7 +211,7 @@ type Sim struct {
 	key    []byte // signs page tokens
 
 	acct    *time.Location // the account's zone
-	offices []string       // office egress addresses
+	hq      string         // the office of the account's own country (the tenant's mail servers)
 	integIP string         // address of the SIEM/threat-intel integration
 
 	mu        sync.Mutex
@@ -355,13 +357,21 @@ func New(opts Options) (*Sim, error) {
 	}
 	s.users = makeUsers(opts.Seed, opts.Mailboxes, opts.Domain)
 	markHabits(opts.Seed, s.users)
+	markPersonal(opts.Seed, s.users)
 	s.acct = accountZone(opts.Seed)
 	for s.admins < len(s.users) && s.users[s.admins].admin {
 		s.admins++
 	}
-	r := rngFor(opts.Seed, "offices", 0)
-	s.offices = []string{fmt.Sprintf("81.2.69.%d", 2+r.IntN(250)), fmt.Sprintf("67.43.156.%d", 2+r.IntN(250))}
-	s.integIP = fmt.Sprintf("20.%d.%d.%d", 40+r.IntN(200), 1+r.IntN(250), 1+r.IntN(250))
+	offices := officeIPs(opts.Seed)
+	s.hq = offices[zoneNet(s.acct.String(), s.acct.String()).code]
+	for i := range s.users {
+		s.users[i].office = offices[s.users[i].net.code]
+	}
+	// The integration runs in the cloud region of the country of the administrator it acts for.
+	s.integIP = s.hq
+	if len(s.users) > 0 {
+		s.integIP = s.users[0].net.cloud.draw(rngFor(opts.Seed, "integration", 0))
+	}
 	return s, nil
 }
 

@@ -62,12 +62,6 @@ type storyAt struct {
 	size    int
 }
 
-// foreignSources are addresses (and the country they are meant to stand for) of the new-country story.
-var foreignSources = []struct{ format, country string }{
-	{"102.89.%d.%d", "NG"}, {"177.54.%d.%d", "BR"}, {"103.152.%d.%d", "VN"}, {"5.188.%d.%d", "RU"},
-	{"197.210.%d.%d", "NG"}, {"45.232.%d.%d", "AR"},
-}
-
 // plan returns the (cached) story plan of a UTC day.
 func (s *Sim) plan(day int64) dayPlan {
 	s.mu.Lock()
@@ -93,8 +87,7 @@ func (s *Sim) plan(day int64) dayPlan {
 		}
 	}
 	src := pick(r, foreignSources)
-	p.country = storyAt{t: at(), user: pick(r, steady), country: src.country,
-		ip: fmt.Sprintf(src.format, 1+r.IntN(250), 1+r.IntN(250))}
+	p.country = storyAt{t: at(), user: pick(r, steady), country: src.country, ip: src.block.draw(r)}
 	victim := &s.users[p.country.user]
 	p.forward = storyAt{t: p.country.t.Add(time.Duration(5+r.IntN(20)) * time.Minute), user: p.country.user,
 		ip: p.country.ip, target: personal(victim)}
@@ -140,6 +133,7 @@ func (s *Sim) storyMessages(h int64) []message {
 	p := s.plan(floorDiv(h, 24))
 	var out []message
 	add := func(msg message) {
+		msg.story = true
 		s.finishMessage(&msg, h, 900000+len(out))
 		out = append(out, msg)
 	}
@@ -156,13 +150,13 @@ func (s *Sim) storyMessages(h int64) []message {
 		u := &s.users[d.user]
 		for k := range 3 {
 			add(message{t: d.t.Add(time.Duration(k*4) * time.Minute), route: "outbound", sender: u.email, recipient: d.target,
-				subject: "Customer card list " + strconv.Itoa(k+1), senderIP: s.offices[0], verdict: "dlp", policy: "PCI - Card Numbers"})
+				subject: "Customer card list " + strconv.Itoa(k+1), senderIP: u.office, verdict: "dlp", policy: "PCI - Card Numbers"})
 		}
 	}
 	if l := p.large; floorDiv(l.t.Unix(), 3600) == h {
 		u := &s.users[l.user]
 		add(message{t: l.t, route: "outbound", sender: u.email, recipient: l.target, subject: "files",
-			senderIP: s.offices[0], verdict: "clean", size: l.size, attachment: "export_" + strconv.Itoa(1000+l.size%9000) + ".zip"})
+			senderIP: u.office, verdict: "clean", size: l.size, attachment: "export_" + strconv.Itoa(1000+l.size%9000) + ".zip"})
 	}
 	return out
 }
@@ -195,7 +189,7 @@ func (s *Sim) Stories(from, to time.Time) []Story {
 		if c := p.country; inRange(c.t) {
 			u := &s.users[c.user]
 			st := Story{Kind: StoryNewCountry, Users: []string{u.email}, IPs: []string{c.ip},
-				Detail: map[string]string{"country": c.country, "usualIP": s.offices[0]}}
+				Detail: map[string]string{"country": c.country, "usualIP": u.office}}
 			st.Times, st.RecordIDs = s.auditStoryRecords(c.t.Add(-time.Minute), c.t, func(e event) bool { return e.story == StoryNewCountry })
 			out = append(out, finish(st))
 		}

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"fmt"
-	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // zone rules for eventInfo local times, independent of the host
@@ -76,13 +76,18 @@ type user struct {
 	name    string // "First Last"
 	admin   bool
 	zone    zone
-	homeIP  string // used when not in the office
-	remote  bool   // works from home most of the time
-	mfa     bool   // logs on with a second factor
-	apps    []string
-	methods []string
-	steady  bool // always logs on from the first office (the new-country story's victims)
-	risky   bool // poor security awareness: SAFE score F (the malicious-click story's victims)
+	net     *countryNet // the country the user works and lives in
+	office  string      // the office egress address of that country (set by New)
+	homeIP  string      // used when not in the office, in the same country
+	// personal is the user's one private address at a public mail provider, "" for users who never mail
+	// themselves (see markPersonal).
+	personal string
+	remote   bool // works from home most of the time
+	mfa      bool // logs on with a second factor
+	apps     []string
+	methods  []string
+	steady   bool // always logs on from their office (the new-country story's victims)
+	risky    bool // poor security awareness: SAFE score F (the malicious-click story's victims)
 }
 
 var firstNames = []string{
@@ -131,7 +136,8 @@ func makeUsers(seed int64, n int, domain string) []user {
 			zs := pick(r, zoneSpecs)
 			u.zone = zone{loc: mustZone(zs.name), style: zs.style}
 		}
-		u.homeIP = randomHomeIP(r)
+		u.net = zoneNet(u.zone.loc.String(), acct)
+		u.homeIP = pick(r, u.net.home).draw(r)
 		u.remote = r.Float64() < 0.3
 		u.mfa = u.admin || r.Float64() < 0.4
 		// Each user favours two or three applications and one or two logon methods.
@@ -183,8 +189,35 @@ func accountZone(seed int64) *time.Location {
 	return mustZone(pick(rngFor(seed, "account-zone", 0), accountZones))
 }
 
-// randomHomeIP returns a residential-looking public IPv4 address.
-func randomHomeIP(r *rand.Rand) string {
-	prefixes := []string{"86.%d.%d.%d", "92.%d.%d.%d", "73.%d.%d.%d", "24.%d.%d.%d", "41.%d.%d.%d", "98.%d.%d.%d"}
-	return fmt.Sprintf(pick(r, prefixes), 1+r.IntN(250), 1+r.IntN(250), 1+r.IntN(250))
+// personalShare is the share of users who mail their own private address now and then.
+const personalShare = 0.3
+
+// personalStyles are the local parts of private addresses (first and last name, lower case), sometimes followed
+// by a year of birth. Exfiltration stories invent first.last plus a two-digit number instead, so a story's
+// address is never a user's own.
+var personalStyles = []string{"%s.%s", "%s_%s", "%s%s", "%s-%s"}
+
+// markPersonal gives about personalShare of the users one stable private address: a provider and local part
+// that depend only on the seed and the user's position.
+func markPersonal(seed int64, users []user) {
+	seen := map[string]bool{}
+	for i := range users {
+		u := &users[i]
+		if unitFloat(seed, "personal", uint64(i)) >= personalShare {
+			continue
+		}
+		r := rngFor(seed, "personal-address", int64(i))
+		first, last, _ := strings.Cut(strings.ToLower(u.name), " ")
+		for {
+			local := fmt.Sprintf(pick(r, personalStyles), first, last)
+			if r.IntN(2) == 0 {
+				local += strconv.Itoa(1960 + r.IntN(45))
+			}
+			addr := local + "@" + pick(r, personalDomains)
+			if !seen[addr] {
+				seen[addr], u.personal = true, addr
+				break
+			}
+		}
+	}
 }

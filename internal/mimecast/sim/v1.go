@@ -209,9 +209,17 @@ func (s *Sim) legacyRecord(typ string, ev map[string]any) []KV {
 	}
 	switch typ {
 	case "receipt":
+		if ev["action"] == "Rej" && ev["messageId"] == nil {
+			// Refused before the content arrived: the short record of real envelope rejections.
+			add("Sender", str("senderEnvelope"), "Rcpt", str("recipients"), "Act", "Rej", "RejInfo", str("rejectionInfo"),
+				"IP", str("senderIp"), "RejType", str("rejectionType"), "RejCode", str("rejectionCode"), "Dir", str("direction"),
+				"headerFrom", "")
+			break
+		}
 		add("SpamLimit", 28, "IP", str("senderIp"), "Dir", str("direction"), "MsgId", str("messageId"), "Subject", str("subject"),
 			"headerFrom", str("senderHeader"), "Sender", str("senderEnvelope"), "Rcpt", str("recipients"), "SpamInfo", str("spamInfo"),
-			"Act", str("action"), "TlsVer", str("tlsVersion"), "Cphr", str("tlsCipher"),
+			"Act", str("action"), "RejType", str("rejectionType"), "RejCode", str("rejectionCode"), "RejInfo", str("rejectionInfo"),
+			"TlsVer", str("tlsVersion"), "Cphr", str("tlsCipher"),
 			"SpamProcessingDetail", str("spamProcessingDetail"), "SpamScore", num("spamScore"))
 	case "process":
 		names := str("attachments")
@@ -221,11 +229,17 @@ func (s *Sim) legacyRecord(typ string, ev map[string]any) []KV {
 		add("AttSize", num("totalSizeAttachments"), "Act", str("action"), "AttCnt", num("numberAttachments"), "AttNames", names,
 			"MsgSize", num("emailSize"), "MsgId", str("messageId"), "Hld", str("holdReason"))
 	case "delivery":
-		add("Delivered", ev["delivered"] == "true", "IP", str("destinationIp"), "AttCnt", num("numberAttachments"), "Dir", str("direction"),
-			"ReceiptAck", "250 2.6.0 Queued mail for delivery", "MsgId", str("messageId"), "Subject", str("subject"),
-			"Latency", num("deliveryTime"), "Sender", str("senderEnvelope"), "Rcpt", str("recipients"),
-			"AttSize", num("totalSizeAttachments"), "Attempt", num("deliveryAttempts"), "TlsVer", str("tlsVersion"),
-			"Cphr", "TLS_AES_256_GCM_SHA384", "Snt", num("emailSize"), "UseTls", str("tlsUsed"), "Route", str("route"))
+		delivered := ev["delivered"] == "true"
+		ack := any("250 2.6.0 Queued mail for delivery")
+		if !delivered {
+			ack = nil
+		}
+		add("Delivered", delivered, "IP", str("destinationIp"), "RejType", str("rejectionType"), "RejCode", str("rejectionCode"),
+			"AttCnt", num("numberAttachments"), "Dir", str("direction"), "ReceiptAck", ack, "MsgId", str("messageId"),
+			"Subject", str("subject"), "Latency", num("deliveryTime"), "Sender", str("senderEnvelope"), "Rcpt", str("recipients"),
+			"AttSize", num("totalSizeAttachments"), "Attempt", num("deliveryAttempts"), "RejInfo", str("rejectionInfo"),
+			"Err", str("deliveryErrors"), "TlsVer", str("tlsVersion"), "Cphr", str("tlsCipher"), "Snt", num("emailSize"),
+			"UseTls", str("tlsUsed"), "Route", str("route"))
 	case "journal":
 		add("Sender", str("senderEnvelope"), "Rcpt", str("recipients"), "RcptActType", "Jnl", "Dir", "Internal", "RcptHdrType", "To")
 	case "av":
