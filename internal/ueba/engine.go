@@ -107,6 +107,14 @@ type Engine struct {
 	notable int
 	scores  map[string]int
 
+	// deps holds each rule's unless rules among the engine's rules; fires the rules some rule depends on.
+	deps  map[*Rule][]dependency
+	fires map[*Rule]bool
+	// fired holds the rules that fired on the event being processed.
+	fired []*Rule
+	// vm runs conditions (reused: a run allocates less).
+	vm vm.VM
+
 	st  state
 	out Output
 	// dirty holds the sessions changed since the last output, by session id.
@@ -137,6 +145,11 @@ type sess struct {
 	Trained map[string]bool
 	// Messages holds event type + message id seen this session: a message's receipt and delivery count once.
 	Messages map[string]bool
+	// MessageBytes holds the bytes counted for a message this session, so a later record of it adds only the
+	// bytes the first one lacked.
+	MessageBytes map[string]int64
+	// Fired holds rule + value of the rules others depend on, as they fired this session.
+	Fired map[string]bool
 	// Acc holds session rules' counts and sums; Distinct their distinct values; New each model's new values.
 	Acc      map[string]float64
 	Distinct map[string][]string
@@ -162,11 +175,7 @@ func New(models []*Model, rules []*Rule, opts Options) *Engine {
 			e.mByType[t] = append(e.mByType[t], m)
 		}
 	}
-	for _, r := range rules {
-		for _, t := range r.EventTypes {
-			e.rByType[t] = append(e.rByType[t], r)
-		}
-	}
+	e.resolveDependencies(rules)
 	e.st = state{Scopes: map[string]map[string]*scope{}, ModelStart: map[string]day{}, Sessions: map[string]*sess{},
 		valueIDs: map[string]uint32{}}
 	for _, m := range models {
@@ -194,7 +203,8 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// Process evaluates events (sorted here by time, then id) and returns what they produced.
+// Process evaluates events (sorted here by time, then id; the records of one message coalesced, see coalesce) and
+// returns what they produced. The events given are not modified.
 func (e *Engine) Process(events []schema.Event) Output {
 	order := make([]int, len(events))
 	for i := range order {
@@ -203,10 +213,71 @@ func (e *Engine) Process(events []schema.Event) Output {
 	slices.SortStableFunc(order, func(a, b int) int {
 		return cmp.Or(events[a].Time.Compare(events[b].Time), cmp.Compare(events[a].ID, events[b].ID))
 	})
-	for _, i := range order {
-		e.process(&events[i])
+	for _, ev := range e.coalesce(events, order) {
+		e.process(ev)
 	}
 	return e.flushOutput()
+}
+
+// coalesce merges the records of one message (tenant, user, event type, message id) in a batch into the earliest:
+// a receipt carries no size and no destination, the delivery seconds later does. The later records are dropped
+// (counted as repeats); the events are returned in the given order. Events given are not modified: a merged record
+// is a copy.
+func (e *Engine) coalesce(events []schema.Event, order []int) []*schema.Event {
+	out := make([]*schema.Event, 0, len(order))
+	first := map[string]int{}
+	copied := map[int]bool{}
+	for _, i := range order {
+		ev := &events[i]
+		if !isMail(ev.EventType) || ev.MessageID == "" {
+			out = append(out, ev)
+			continue
+		}
+		k := ev.Tenant + "\x00" + userOf(ev) + "\x00" + ev.EventType + "\x00" + ev.MessageID
+		j, ok := first[k]
+		if !ok {
+			first[k] = len(out)
+			out = append(out, ev)
+			continue
+		}
+		e.stats.Repeats++
+		if !copied[j] {
+			cp := *out[j]
+			cp.Fields = maps.Clone(cp.Fields)
+			out[j], copied[j] = &cp, true
+		}
+		mergeRecord(out[j], ev)
+	}
+	return out
+}
+
+// mergeRecord fills what dst lacks from a later record of the same message: size, attachments, recipients,
+// subject, and source columns that are missing or empty.
+func mergeRecord(dst, src *schema.Event) {
+	if dst.Bytes == 0 {
+		dst.Bytes = src.Bytes
+	}
+	fill(&dst.AttachmentNames, src.AttachmentNames)
+	fill(&dst.AttachmentExtensions, src.AttachmentExtensions)
+	fill(&dst.AttachmentHashes, src.AttachmentHashes)
+	fill(&dst.Recipients, src.Recipients)
+	fill(&dst.RecipientDomains, src.RecipientDomains)
+	dst.Subject = cmp.Or(dst.Subject, src.Subject)
+	for k, v := range src.Fields {
+		if old, ok := dst.Fields[k]; ok && old != nil && old != "" {
+			continue
+		}
+		if dst.Fields == nil {
+			dst.Fields = map[string]any{}
+		}
+		dst.Fields[k] = v
+	}
+}
+
+func fill(dst *[]string, src []string) {
+	if len(*dst) == 0 {
+		*dst = src
+	}
 }
 
 // Advance ends the sessions that have been idle, or open too long, at t (e.g. the end of a replayed range), so
@@ -269,39 +340,70 @@ func (e *Engine) process(event *schema.Event) {
 		k := event.EventType + "\x00" + event.MessageID
 		if x.sess.Messages[k] {
 			e.stats.Repeats++
+			e.addMissingBytes(x, k)
 			return
 		}
 		x.sess.Messages[k] = true
+		if event.Bytes > 0 {
+			x.sess.MessageBytes[k] = event.Bytes
+		}
 	}
 	x.sess.S.Events++
 	x.sess.S.End = event.Time
+	e.classify(x, nil, nil)
+}
+
+// classify evaluates the event's rules (in dependency order) against the models as they are, then trains the
+// models; ruleIf and modelIf, when set, narrow both.
+func (e *Engine) classify(x *ev, ruleIf func(*Rule) bool, modelIf func(*Model) bool) {
+	e.fired = e.fired[:0]
 	var en *env
-	for _, r := range e.rByType[event.EventType] {
-		if r.when != nil {
-			if en == nil {
-				en = e.envFor(x)
-			}
-			if !run(r.when, en) {
-				continue
-			}
+	holds := func(p *vm.Program) bool {
+		if p == nil {
+			return true
 		}
-		e.evalRule(r, x)
+		if en == nil {
+			en = e.envFor(x)
+		}
+		return e.run(p, en)
 	}
-	for _, m := range e.mByType[event.EventType] {
-		if m.trainWhen != nil {
-			if en == nil {
-				en = e.envFor(x)
-			}
-			if !run(m.trainWhen, en) {
-				continue
-			}
+	for _, r := range e.rByType[x.EventType] {
+		if (ruleIf == nil || ruleIf(r)) && holds(r.when) {
+			e.evalRule(r, x)
 		}
-		e.train(m, x)
+	}
+	for _, m := range e.mByType[x.EventType] {
+		if (modelIf == nil || modelIf(m)) && holds(m.trainWhen) {
+			e.train(m, x)
+		}
 	}
 }
 
-func run(p *vm.Program, en *env) bool {
-	out, err := vm.Run(p, en)
+// addMissingBytes lets a later record of a message counted in an earlier batch add the bytes the first record
+// lacked (a receipt has no size, its delivery has): only the rules and models of byte counts see it, with just the
+// missing bytes, so nothing else counts the message twice.
+func (e *Engine) addMissingBytes(x *ev, k string) {
+	missing := x.Bytes - x.sess.MessageBytes[k]
+	if missing <= 0 {
+		return
+	}
+	x.sess.MessageBytes[k] = x.Bytes
+	cp := *x.Event
+	cp.Bytes = missing
+	x.Event = &cp
+	e.classify(x, func(r *Rule) bool {
+		if r.Kind == KindSessionSum {
+			return byteFeatures[r.Sum]
+		}
+		return r.model != nil && r.model.Kind == Numerical && byteFeatures[r.model.Feature]
+	}, func(m *Model) bool { return m.Kind == Numerical && byteFeatures[m.Feature] })
+}
+
+// byteFeatures are the numeric features that count a message's bytes.
+var byteFeatures = map[string]bool{"bytes": true, "external_bytes": true}
+
+func (e *Engine) run(p *vm.Program, en *env) bool {
+	out, err := e.vm.Run(p, en)
 	b, ok := out.(bool)
 	return err == nil && ok && b
 }
@@ -328,6 +430,7 @@ func (e *Engine) session(tenant, user, peer string, t time.Time) *sess {
 		s = &sess{
 			S:     Session{ID: hex.EncodeToString(sum[:12]), Tenant: tenant, User: user, PeerGroup: peer, Start: t, End: t, Open: true},
 			Dedup: map[string]bool{}, Trained: map[string]bool{}, Messages: map[string]bool{}, Acc: map[string]float64{},
+			MessageBytes: map[string]int64{}, Fired: map[string]bool{},
 			Distinct: map[string][]string{}, New: map[string][]string{}, Totals: map[string]float64{},
 		}
 		e.st.Sessions[k] = s
@@ -466,8 +569,16 @@ func (e *Engine) addObservation(m *Model, sk string, t time.Time, add func(*scop
 	add(sc, d)
 }
 
-// score adds a finding to the event's session unless its dedup key already scored.
+// score adds a finding to the event's session unless a rule it depends on fired (see Rule.Unless) or its dedup key
+// already scored.
 func (e *Engine) score(r *Rule, x *ev, value string) {
+	if e.suppressed(r, x, value) {
+		return
+	}
+	if e.fires[r] {
+		e.fired = append(e.fired, r)
+		x.sess.Fired[r.ID+"\x00"+value] = true
+	}
 	key := r.ID
 	switch r.Dedup {
 	case "event":
@@ -507,9 +618,69 @@ func (e *Engine) reason(r *Rule, x *ev, value string) string {
 	repl := strings.NewReplacer(
 		"{{value}}", value, "{{user}}", x.user, "{{app}}", x.App, "{{country}}", x.country, "{{src_ip}}", x.SrcIP,
 		"{{peer_group}}", x.peer, "{{model}}", r.Model, "{{threshold}}", formatNumber(r.Threshold),
-		"{{count}}", formatNumber(x.sess.Acc[r.ID]),
+		"{{count}}", formatNumber(x.sess.Acc[r.ID]), "{{scope}}", x.scope,
 	)
 	return repl.Replace(r.Reason)
 }
 
 func formatNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// dependency is one rule of another's unless list; perValue when both report the same feature.
+type dependency struct {
+	rule     *Rule
+	perValue bool
+}
+
+// resolveDependencies orders each event type's rules so that every rule comes after those it depends on, and
+// resolves unless lists to the engine's rules (a rule not loaded never fires, so it is ignored).
+func (e *Engine) resolveDependencies(rules []*Rule) {
+	ordered, err := dependencyOrder(rules)
+	if err != nil {
+		// Load rejects cycles; rules built by hand keep their order.
+		ordered = rules
+	}
+	byID := map[string]*Rule{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	e.deps, e.fires = map[*Rule][]dependency{}, map[*Rule]bool{}
+	for _, r := range ordered {
+		for _, t := range r.EventTypes {
+			e.rByType[t] = append(e.rByType[t], r)
+		}
+		for _, id := range r.Unless {
+			if u := byID[id]; u != nil {
+				f := reportedFeature(r)
+				e.deps[r] = append(e.deps[r], dependency{rule: u, perValue: f != "" && f == reportedFeature(u)})
+				e.fires[u] = true
+			}
+		}
+	}
+}
+
+// reportedFeature names the feature whose values a rule reports, or "" when its values are not one feature's (a
+// session rule's count or list, a new_in_session rule's list, a seen rule's scope).
+func reportedFeature(r *Rule) string {
+	switch {
+	case r.Kind == KindFact:
+		return r.Value
+	case r.model != nil && r.NewInSession == 0 && !r.AnyValue && r.model.Kind == Categorical:
+		return r.model.Feature
+	}
+	return ""
+}
+
+// suppressed reports whether a rule r depends on fired on this event or, for a rule reporting the same feature,
+// already fired for this value in the session.
+func (e *Engine) suppressed(r *Rule, x *ev, value string) bool {
+	for _, d := range e.deps[r] {
+		if d.perValue {
+			if x.sess.Fired[d.rule.ID+"\x00"+value] {
+				return true
+			}
+		} else if slices.Contains(e.fired, d.rule) {
+			return true
+		}
+	}
+	return false
+}

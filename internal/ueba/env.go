@@ -44,13 +44,15 @@ type env struct {
 	RecipientCount       int            `expr:"recipient_count"`
 	Fields               map[string]any `expr:"fields"`
 
-	InList            func(list string, value any) bool `expr:"in_list"`
-	Keyword           func(list, text string) bool      `expr:"keyword"`
-	History           func(model string) int            `expr:"history"`
-	PersonalRecipient func() bool                       `expr:"personal_recipient"`
-	Addresses         func(text string) []string        `expr:"addresses"`
-	Domain            func(address string) string       `expr:"domain"`
-	ModelDays         func(model string) int            `expr:"model_days"`
+	// InList takes its list name as any: func(any, any) bool is one of the signatures expr calls without
+	// reflection, and in_list is in most conditions.
+	InList            func(list, value any) bool   `expr:"in_list"`
+	Keyword           func(list, text string) bool `expr:"keyword"`
+	History           func(model string) int       `expr:"history"`
+	PersonalRecipient func() bool                  `expr:"personal_recipient"`
+	Addresses         func(text string) []string   `expr:"addresses"`
+	Domain            func(address string) string  `expr:"domain"`
+	ModelDays         func(model string) int       `expr:"model_days"`
 }
 
 // compileCondition compiles a condition to a boolean program, checking names and types against env.
@@ -72,7 +74,10 @@ func (e *Engine) envFor(x *ev) *env {
 		RecipientDomains: lowerAll(x.RecipientDomains), ExternalDomains: features["external_domains"](x),
 		AttachmentNames: x.AttachmentNames, AttachmentExtensions: extensions(x.AttachmentExtensions),
 		Bytes: x.Bytes, RecipientCount: len(x.Recipients), Fields: x.Fields,
-		InList: func(list string, value any) bool { return inList(x.ctx, list, value) },
+		InList: func(list, value any) bool {
+			name, ok := list.(string)
+			return ok && inList(x.ctx, name, value)
+		},
 		Keyword: func(list, text string) bool {
 			_, ok := x.ctx.Keyword(list, text)
 			return ok

@@ -21,7 +21,7 @@ func (e *Engine) evalRule(r *Rule, x *ev) {
 	case KindFact:
 		vals := []string{""}
 		if r.value != nil {
-			if vals = r.value(x); len(vals) == 0 {
+			if vals = r.listed(x, r.value(x)); len(vals) == 0 {
 				return
 			}
 		}
@@ -63,7 +63,9 @@ func (e *Engine) evalRule(r *Rule, x *ev) {
 // evalModelRule runs a first, abnormal, seen or top rule against its model, before the event trains it.
 func (e *Engine) evalModelRule(r *Rule, x *ev) {
 	m := r.model
+	defer func() { x.scope = "" }()
 	for _, sk := range m.scope(x) {
+		x.scope = sk
 		sc := e.st.Scopes[m.ID][sk]
 		switch r.Kind {
 		case KindFirst:
@@ -164,4 +166,18 @@ func (e *Engine) evalSeen(r *Rule, x *ev, sk string, sc *scope) {
 			e.score(r, x, v)
 		}
 	}
+}
+
+// listed keeps the values on the rule's value_list (all of them when it has none).
+func (r *Rule) listed(x *ev, vals []string) []string {
+	if r.ValueList == "" {
+		return vals
+	}
+	out := vals[:0:0]
+	for _, v := range vals {
+		if x.ctx.InList(r.ValueList, r.listKey(v)) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

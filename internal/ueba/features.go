@@ -33,6 +33,8 @@ type ev struct {
 	country string
 	ctx     Context
 	sess    *sess
+	// scope is the scope key the model rule being evaluated judges ({{scope}} in reasons).
+	scope string
 }
 
 type featureFunc func(e *ev) []string
@@ -73,6 +75,8 @@ var features = map[string]featureFunc{
 	"attachment_names":      func(e *ev) []string { return lowerAll(e.AttachmentNames) },
 	"attachment_extensions": func(e *ev) []string { return extensions(e.AttachmentExtensions) },
 	"time_of_week":          one(func(e *ev) string { return towLabel(towHour(e.Time)) }),
+	"personal_recipient":    one(personalRecipient),
+	"object_address":        one(objectAddress),
 }
 
 // numbers are the numeric features.
@@ -91,6 +95,14 @@ var numbers = map[string]numberFunc{
 }
 
 func identity(s string) string { return s }
+
+// fileExtension is the extension of a file name, lower-cased, without its dot ("" when it has none).
+func fileExtension(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return strings.ToLower(name[i+1:])
+	}
+	return ""
+}
 
 // featureByName resolves a categorical feature: a known name or "fields.<column>".
 func featureByName(name string) (featureFunc, error) {
@@ -184,6 +196,15 @@ func external(e *ev, vals []string, domain func(string) string) []string {
 		}
 	}
 	return out
+}
+
+// objectAddress is the last e-mail address an audit record's object names, lower-cased: the forwarding address
+// of "Change Email Forwarding: a@x to b@y", or the address of a raw line that names only it.
+func objectAddress(e *ev) string {
+	if a := addresses(e.Object); len(a) > 0 {
+		return a[len(a)-1]
+	}
+	return ""
 }
 
 // destCountry is the country of the server a message was delivered to (GeoIP of the delivery's destination IP).

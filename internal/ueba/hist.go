@@ -39,6 +39,90 @@ type scope struct {
 	Tow []uint32
 	// Num holds a numerical model's days, oldest first, within the aging window.
 	Num []numDay
+	// idx indexes the values' counts of a large categorical scope; nil until asked for (it is not saved: Restore
+	// rebuilds it on first use).
+	idx *countIndex
+}
+
+// indexFrom is the number of values from which a scope keeps a count index; smaller scopes are scanned.
+const indexFrom = 64
+
+// countIndex answers for a categorical scope, in O(log n), how many values have a count and how many observations
+// they hold: two Fenwick trees over the count, and the number of values seen once.
+type countIndex struct {
+	singles uint32
+	// values[k] and obs[k] (cumulative, Fenwick-style) count the values with count k and their observations.
+	values, obs fenwick
+}
+
+// fenwick is a Fenwick (binary indexed) tree over 1..len-1.
+type fenwick []int64
+
+func (f fenwick) add(i int, d int64) {
+	for ; i < len(f); i += i & -i {
+		f[i] += d
+	}
+}
+
+// sum is the total over 1..i.
+func (f fenwick) sum(i int) int64 {
+	var t int64
+	for i = min(i, len(f)-1); i > 0; i -= i & -i {
+		t += f[i]
+	}
+	return t
+}
+
+// index returns the scope's count index, building it when the scope is large enough; nil for a small scope.
+func (s *scope) index() *countIndex {
+	if s.idx != nil || len(s.Bins) < indexFrom {
+		return s.idx
+	}
+	var top uint32
+	for _, b := range s.Bins {
+		top = max(top, b.Count)
+	}
+	size := 64
+	for size <= int(top)*2 {
+		size *= 2
+	}
+	ix := &countIndex{values: make(fenwick, size), obs: make(fenwick, size)}
+	for _, b := range s.Bins {
+		ix.move(0, b.Count)
+	}
+	s.idx = ix
+	return ix
+}
+
+// move records that a value's count went from one number to another (0: absent).
+func (ix *countIndex) move(from, to uint32) {
+	if from == 1 {
+		ix.singles--
+	}
+	if to == 1 {
+		ix.singles++
+	}
+	if from > 0 {
+		ix.values.add(int(from), -1)
+		ix.obs.add(int(from), -int64(from))
+	}
+	if to > 0 {
+		ix.values.add(int(to), 1)
+		ix.obs.add(int(to), int64(to))
+	}
+}
+
+// recount updates the index, if any, for a value whose count changed; a count beyond the index's range drops it,
+// to be rebuilt larger when next asked for.
+func (s *scope) recount(from, to uint32) {
+	if s.idx == nil {
+		return
+	}
+	if int(to) >= len(s.idx.values) {
+		s.idx = nil
+		return
+	}
+	s.idx.move(from, to)
 }
 
 // observeDay records that an observation happened on d.
@@ -83,24 +167,39 @@ func (s *scope) addCategorical(v uint32, d day) {
 	if i, ok := s.find(v); ok {
 		s.Bins[i].Count++
 		s.Bins[i].Last = max(s.Bins[i].Last, d)
+		s.recount(s.Bins[i].Count-1, s.Bins[i].Count)
 		return
 	}
-	if len(s.Bins) >= MaxBins {
-		oldest := 0
-		for i, b := range s.Bins {
-			if b.Last < s.Bins[oldest].Last {
-				oldest = i
-			}
-		}
-		s.N -= s.Bins[oldest].Count
-		s.Bins = slices.Delete(s.Bins, oldest, oldest+1)
-	}
+	nb := bin{Val: v, Count: 1, First: d, Last: d}
 	i, _ := s.find(v)
-	s.Bins = slices.Insert(s.Bins, i, bin{Val: v, Count: 1, First: d, Last: d})
+	s.recount(0, 1)
+	if len(s.Bins) < MaxBins {
+		s.Bins = slices.Insert(s.Bins, i, nb)
+		return
+	}
+	oldest := 0
+	for j, b := range s.Bins {
+		if b.Last < s.Bins[oldest].Last {
+			oldest = j
+		}
+	}
+	s.N -= s.Bins[oldest].Count
+	s.recount(s.Bins[oldest].Count, 0)
+	// Replace the evicted value by the new one with one shift of the values between them.
+	if oldest < i {
+		copy(s.Bins[oldest:i-1], s.Bins[oldest+1:i])
+		s.Bins[i-1] = nb
+	} else {
+		copy(s.Bins[i+1:oldest+1], s.Bins[i:oldest])
+		s.Bins[i] = nb
+	}
 }
 
 // singles counts values seen exactly once.
 func (s *scope) singles() uint32 {
+	if ix := s.index(); ix != nil {
+		return ix.singles
+	}
 	var n uint32
 	for _, b := range s.Bins {
 		if b.Count == 1 {
@@ -135,6 +234,9 @@ func (s *scope) rareShare(v uint32) float64 {
 	if c == 0 || s.N == 0 {
 		return 0
 	}
+	if ix := s.index(); ix != nil {
+		return float64(ix.obs.sum(int(c))) / float64(s.N)
+	}
 	var tail uint32
 	for _, b := range s.Bins {
 		if b.Count <= c {
@@ -147,6 +249,9 @@ func (s *scope) rareShare(v uint32) float64 {
 // rank is 1 + the number of values more frequent than v.
 func (s *scope) rank(v uint32) int {
 	c := s.count(v)
+	if ix := s.index(); ix != nil {
+		return 1 + len(s.Bins) - int(ix.values.sum(int(c)))
+	}
 	r := 1
 	for _, b := range s.Bins {
 		if b.Count > c {
@@ -166,14 +271,17 @@ func (s *scope) addTow(h int, d day) {
 	s.Tow[h]++
 }
 
-// towShare is the smoothed share of observations at hour h: the hour counts twice and its neighbours (cyclic: Sunday
-// 23:00 is next to Monday 00:00) once each, over four times the total.
+// towShare is the smoothed share of observations at hour h: the hour counts twice, the hours before and after it
+// and the same hour of the day before and of the day after once each (the week is cyclic: Sunday 23:00 is next to
+// Monday 00:00, Sunday next to Monday), over six times the total. Counting the neighbouring days makes a working
+// hour usual once the user has worked it on a neighbouring day, so a first Thursday 09:00 after Monday to
+// Wednesday 09:00 is not rare; an hour the user never works in, nor next to, stays rare.
 func (s *scope) towShare(h int) float64 {
 	if s.N == 0 || s.Tow == nil {
 		return 0
 	}
-	prev, next := (h+167)%168, (h+1)%168
-	return float64(s.Tow[prev]+2*s.Tow[h]+s.Tow[next]) / float64(4*s.N)
+	at := func(d int) uint32 { return s.Tow[(h+d+168)%168] }
+	return float64(2*at(0)+at(-1)+at(1)+at(-24)+at(24)) / float64(6*s.N)
 }
 
 // addNumber records one numerical observation on d.
@@ -216,6 +324,7 @@ func (s *scope) age(today day, window day, kind string) bool {
 	cut := today - window
 	switch kind {
 	case Categorical:
+		s.idx = nil
 		kept := s.Bins[:0]
 		s.N = 0
 		for _, b := range s.Bins {

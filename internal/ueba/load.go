@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/castwatch/castwatch/internal/lists"
 	"github.com/castwatch/castwatch/internal/schema"
 )
 
@@ -76,7 +77,90 @@ func LoadFS(fsys fs.FS) (Content, error) {
 		rules[r.ID] = p
 		c.Rules = append(c.Rules, r)
 	}
+	errs = append(errs, checkDependencies(c.Rules)...)
 	return c, errors.Join(errs...)
+}
+
+// checkDependencies checks every rule's unless list and its tests' with lists: known rule ids, not itself, a
+// shared event type (else the precedence could never apply), and no cycle.
+func checkDependencies(rules []*Rule) []error {
+	byID := map[string]*Rule{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	var errs []error
+	for _, r := range rules {
+		for _, id := range r.Unless {
+			u := byID[id]
+			switch {
+			case u == nil:
+				errs = append(errs, fmt.Errorf("%s: unless: rule %q is not defined", r.Source, id))
+			case u == r:
+				errs = append(errs, fmt.Errorf("%s: unless: a rule cannot depend on itself", r.Source))
+			case len(without(r.EventTypes, u.EventTypes)) == len(r.EventTypes):
+				errs = append(errs, fmt.Errorf("%s: unless: rule %s shares no event type with %s", r.Source, id, r.ID))
+			}
+		}
+		for _, t := range r.Tests {
+			for _, id := range t.With {
+				if byID[id] == nil {
+					errs = append(errs, fmt.Errorf("%s: test %q: with: rule %q is not defined", r.Source, t.Name, id))
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	if _, err := dependencyOrder(rules); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// dependencyOrder returns the rules so that every rule comes after the rules of its unless list that are among
+// them (ids of rules not given are ignored), keeping the given order otherwise. A cycle is an error naming it.
+func dependencyOrder(rules []*Rule) ([]*Rule, error) {
+	byID := map[string]*Rule{}
+	for _, r := range rules {
+		byID[r.ID] = r
+	}
+	const (
+		visiting = 1
+		done     = 2
+	)
+	mark := map[*Rule]int{}
+	out := make([]*Rule, 0, len(rules))
+	var path []string
+	var visit func(r *Rule) error
+	visit = func(r *Rule) error {
+		switch mark[r] {
+		case done:
+			return nil
+		case visiting:
+			i := slices.Index(path, r.ID)
+			return fmt.Errorf("%s: unless: dependency cycle %s", r.Source, strings.Join(append(path[i:], r.ID), " -> "))
+		}
+		mark[r] = visiting
+		path = append(path, r.ID)
+		for _, id := range r.Unless {
+			if u := byID[id]; u != nil {
+				if err := visit(u); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		mark[r] = done
+		out = append(out, r)
+		return nil
+	}
+	for _, r := range rules {
+		if err := visit(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func yamlFiles(fsys fs.FS, dir string, errs *[]error) []string {
@@ -197,6 +281,7 @@ func parseRule(fsys fs.FS, p string, models map[string]*Model) (*Rule, error) {
 			bad("value: %v", err)
 		}
 	}
+	checkValueList(r, bad)
 	switch r.Kind {
 	case KindFact:
 	case KindSessionCount:
@@ -271,6 +356,23 @@ func checkModelRule(r *Rule, bad func(string, ...any)) {
 		if m.Kind != Categorical {
 			bad("%s rules need a categorical model", r.Kind)
 		}
+	}
+}
+
+// checkValueList checks a value_list: a fact rule with a value, and a known context list.
+func checkValueList(r *Rule, bad func(string, ...any)) {
+	if r.ValueList == "" {
+		return
+	}
+	if r.Kind != KindFact || r.Value == "" {
+		bad("value_list needs a fact rule with value")
+	}
+	if !slices.Contains(lists.Names(), r.ValueList) {
+		bad("value_list %q is not a context list (known: %s)", r.ValueList, strings.Join(lists.Names(), ", "))
+	}
+	r.listKey = identity
+	if r.Value == "attachment_names" {
+		r.listKey = fileExtension
 	}
 }
 

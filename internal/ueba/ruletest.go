@@ -112,9 +112,17 @@ func runRuleTest(c Content, r *Rule, t RuleTest) error {
 	if err != nil {
 		return err
 	}
+	rules := []*Rule{r}
+	for _, id := range t.With {
+		i := slices.IndexFunc(c.Rules, func(o *Rule) bool { return o.ID == id })
+		if i < 0 {
+			return fmt.Errorf("with: rule %q is not defined", id)
+		}
+		rules = append(rules, c.Rules[i])
+	}
 	var runs [2][]string
 	for i := range runs {
-		eng := New(c.Models, []*Rule{r}, Options{Context: t.Context})
+		eng := New(c.Models, rules, Options{Context: t.Context})
 		var fs []Finding
 		if i == 0 {
 			fs = eng.Process(events).Findings
@@ -125,14 +133,16 @@ func runRuleTest(c Content, r *Rule, t RuleTest) error {
 				if err != nil {
 					return err
 				}
-				eng = New(c.Models, []*Rule{r}, Options{Context: t.Context})
+				eng = New(c.Models, rules, Options{Context: t.Context})
 				if err := eng.Restore(snap); err != nil {
 					return err
 				}
 			}
 		}
 		for _, f := range fs {
-			runs[i] = append(runs[i], f.Value)
+			if f.RuleID == r.ID {
+				runs[i] = append(runs[i], f.Value)
+			}
 		}
 	}
 	want := t.Expect
@@ -353,6 +363,12 @@ func restoreMaps(s *sess) {
 	}
 	if s.Messages == nil {
 		s.Messages = map[string]bool{}
+	}
+	if s.MessageBytes == nil {
+		s.MessageBytes = map[string]int64{}
+	}
+	if s.Fired == nil {
+		s.Fired = map[string]bool{}
 	}
 	if s.Acc == nil {
 		s.Acc = map[string]float64{}

@@ -119,6 +119,13 @@ type Rule struct {
 	When string `yaml:"when"`
 	// Value names the feature a fact or session rule reports (and deduplicates on); model rules use the model's.
 	Value string `yaml:"value"`
+	// ValueList keeps only the values of Value that are on this context list (a fact rule then names the
+	// competitor domain, not every domain of the message). Values of attachment_names match by their extension.
+	ValueList string `yaml:"value_list"`
+	// Unless lists rules that take precedence (Exabeam's DependencyExpression): this rule does not score an event
+	// on which one of them fired. When both rules report the same feature, the precedence is per value and lasts
+	// the session: a value one of them already scored in the session is not scored again by this rule.
+	Unless []string `yaml:"unless"`
 	// Sum names the numeric field a session_sum rule adds up.
 	Sum string `yaml:"sum"`
 	// Threshold is the count, sum or distinct values a session rule needs.
@@ -142,7 +149,8 @@ type Rule struct {
 	Techniques []string `yaml:"techniques"`
 	Tactics    []string `yaml:"tactics"`
 	// Reason is the finding's text; {{value}}, {{user}}, {{app}}, {{country}}, {{src_ip}}, {{count}},
-	// {{threshold}}, {{peer_group}}, {{model}} are replaced.
+	// {{threshold}}, {{peer_group}}, {{model}} and {{scope}} (the scope key a model rule judged: the user, peer
+	// group, tenant, or the e-mail domain, application … of feature-scoped models) are replaced.
 	Reason string     `yaml:"reason"`
 	Tests  []RuleTest `yaml:"tests"`
 
@@ -151,6 +159,8 @@ type Rule struct {
 	value  featureFunc
 	sum    numberFunc
 	model  *Model
+	// listKey maps a value to what ValueList is asked about (the extension of a file name, else the value).
+	listKey func(string) string
 }
 
 // TestEvent is an event of a test: the normalized event fields in snake_case plus context flags.
@@ -164,6 +174,9 @@ type RuleTest struct {
 	Context TestContext `yaml:"context"`
 	// Defaults are merged into every event.
 	Defaults TestEvent `yaml:"defaults"`
+	// With lists other rules loaded beside the rule under test (e.g. the rules of its unless list); only the
+	// tested rule's findings are checked.
+	With []string `yaml:"with"`
 	// History generates training events: each entry is repeated over days.
 	History []HistoryEntry `yaml:"history"`
 	Events  []TestEvent    `yaml:"events"`
