@@ -21,6 +21,9 @@ import (
 // user's events in time order.
 const settleDelay = time.Hour
 
+// analyticsBatch is the span of stored events behaviour analytics reads and processes at once.
+const analyticsBatch = time.Hour
+
 // analyticsLookback is how far back the first run (or a run after a long stop) starts.
 const analyticsLookback = 30 * 24 * time.Hour
 
@@ -158,7 +161,7 @@ func (a *App) waitStored(ctx context.Context) error {
 	return a.bus.WaitDrained(wctx, ingest.DefaultDurable)
 }
 
-// RunAnalytics processes the stored events between what was processed before and the settled time, one UTC day
+// RunAnalytics processes the stored events between what was processed before and the settled time, one hour
 // at a time, saves the sessions and the engine state, and opens incidents for notable users. It reads what is
 // stored now: callers run it after the store consumer has drained (sync does).
 func (a *App) RunAnalytics(ctx context.Context) (AnalyticsStats, error) {
@@ -209,8 +212,10 @@ func (a *App) analyse(ctx context.Context, since, until time.Time, progress func
 	if !until.After(from) {
 		return st, nil
 	}
+	// An hour at a time: a large tenant's day of events would be hundreds of megabytes in memory, and the engine
+	// carries what matters across batches (sessions, and the bytes of a message whose records straddle them).
 	for start := from; start.Before(until); {
-		end := minTime(start.Truncate(24*time.Hour).Add(24*time.Hour), until)
+		end := minTime(start.Truncate(analyticsBatch).Add(analyticsBatch), until)
 		events, err := a.storedEvents(ctx, start, end)
 		if err != nil {
 			return st, err
