@@ -72,7 +72,7 @@ func benchmarkDay(b *testing.B, c Content) {
 func BenchmarkLargeScope(b *testing.B) {
 	s := &scope{}
 	for i := range 20000 {
-		s.addCategorical(uint32(i*7919%1400), day(i/1000))
+		s.addCategorical(uint32(i*7919%1400), day(i/1000), MaxBins)
 	}
 	c := DefaultConvergence
 	b.ReportAllocs()
@@ -82,7 +82,7 @@ func BenchmarkLargeScope(b *testing.B) {
 		if s.converged(Categorical, c) && s.rareShare(v) <= DefaultRareShare {
 			_ = s.rank(v)
 		}
-		s.addCategorical(v, 20)
+		s.addCategorical(v, 20, MaxBins)
 		i++
 	}
 }

@@ -535,8 +535,8 @@ func (e *Engine) train(m *Model, x *ev) {
 				if !e.trainOnce(m, x, sk, v) {
 					continue
 				}
-				id := e.intern(v)
-				e.addObservation(m, sk, x.Time, func(sc *scope, d day) { sc.addCategorical(id, d) })
+				id, limit := e.intern(v), m.maxBins()
+				e.addObservation(m, sk, x.Time, func(sc *scope, d day) { sc.addCategorical(id, d, limit) })
 			}
 		}
 	}

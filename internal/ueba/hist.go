@@ -161,7 +161,7 @@ func (s *scope) count(v uint32) uint32 {
 
 // addCategorical counts one observation of v on d. When the histogram is full, the least recently seen value
 // makes room.
-func (s *scope) addCategorical(v uint32, d day) {
+func (s *scope) addCategorical(v uint32, d day, limit int) {
 	s.observeDay(d)
 	s.N++
 	if i, ok := s.find(v); ok {
@@ -173,7 +173,7 @@ func (s *scope) addCategorical(v uint32, d day) {
 	nb := bin{Val: v, Count: 1, First: d, Last: d}
 	i, _ := s.find(v)
 	s.recount(0, 1)
-	if len(s.Bins) < MaxBins {
+	if len(s.Bins) < limit {
 		s.Bins = slices.Insert(s.Bins, i, nb)
 		return
 	}

@@ -19,7 +19,7 @@ func TestCountIndexAgreesWithScan(t *testing.T) {
 		if r.IntN(4) > 0 {
 			v = uint32(r.NormFloat64()*30) + 2000
 		}
-		s.addCategorical(v, d)
+		s.addCategorical(v, d, MaxBins)
 		full = full || len(s.Bins) == MaxBins
 		if step%2500 == 2499 {
 			s.age(d+20, 30, Categorical)
@@ -61,5 +61,32 @@ func TestCountIndexAgreesWithScan(t *testing.T) {
 	}
 	if !full {
 		t.Error("the test should fill the scope, so that values are evicted")
+	}
+}
+
+// TestWideScopesHoldMoreValues: an organisation's histogram sees every user's values, so it must not evict at the
+// per-user cap (each evicted value would be "first for the organisation" again the next time anyone uses it).
+func TestWideScopesHoldMoreValues(t *testing.T) {
+	c, err := LoadBuiltin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := map[string]int{}
+	for _, m := range c.Models {
+		limits[m.Scope] = max(limits[m.Scope], m.maxBins())
+	}
+	if limits[ScopeOrg] != MaxBinsOrg || limits[ScopePeer] != MaxBinsPeer || limits[ScopeUser] != MaxBins {
+		t.Fatalf("caps by scope = %v", limits)
+	}
+	org, user := &scope{}, &scope{}
+	for v := range uint32(3 * MaxBins) {
+		org.addCategorical(v, 1, MaxBinsOrg)
+		user.addCategorical(v, 1, MaxBins)
+	}
+	if len(org.Bins) != 3*MaxBins || org.count(0) != 1 {
+		t.Errorf("organisation histogram kept %d of %d values", len(org.Bins), 3*MaxBins)
+	}
+	if len(user.Bins) != MaxBins {
+		t.Errorf("user histogram holds %d values, cap %d", len(user.Bins), MaxBins)
 	}
 }

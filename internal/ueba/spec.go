@@ -72,8 +72,26 @@ var DefaultConvergence = Convergence{MinObservations: 10, MinDays: 3, Confidence
 // DefaultAging is how long a value unseen stays in a model (Exabeam's examples age over about a month).
 const DefaultAging = 30 * 24 * time.Hour
 
-// MaxBins caps the values one histogram holds; the least recently seen value makes room for a new one.
-const MaxBins = 1000
+// MaxBins caps the values one histogram of a user (or other entity) holds; the least recently seen value makes
+// room for a new one. A peer group's histogram holds MaxBinsPeer and the organisation's MaxBinsOrg: they see the
+// values of many users, and a cap below their real variety would evict and re-learn values all day, each time a
+// "first" again.
+const (
+	MaxBins     = 1000
+	MaxBinsPeer = 10_000
+	MaxBinsOrg  = 100_000
+)
+
+// maxBins is the histogram cap of the model's scope.
+func (m *Model) maxBins() int {
+	switch m.Scope {
+	case ScopeOrg:
+		return MaxBinsOrg
+	case ScopePeer:
+		return MaxBinsPeer
+	}
+	return MaxBins
+}
 
 // Model is one behaviour model, loaded from models/<id>.yaml.
 type Model struct {
