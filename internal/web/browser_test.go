@@ -325,6 +325,31 @@ type browserSession struct {
 	output *browserOutput
 }
 
+// recordCSP makes every page the session opens record Content-Security-Policy violations in
+// window.__cspViolations (see browserCSPRecorder).
+func (s *browserSession) recordCSP() {
+	s.t.Helper()
+	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
+		return err
+	}))
+}
+
+// screenshot saves the full page as name (".png" added when missing) in the artifacts directory
+// (CASTWATCH_ARTIFACTS, else the test's temporary directory).
+func (s *browserSession) screenshot(name string) {
+	s.t.Helper()
+	png := browserDo(s, "screenshot "+name, chromedp.FullScreenshot(100)) // quality 100 is PNG
+	if !strings.HasSuffix(name, ".png") {
+		name += ".png"
+	}
+	path := filepath.Join(browserArtifactsDir(s.t), name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Logf("screenshot: %s", path)
+}
+
 func browserDo[T any](s *browserSession, what string, a chromedp.Action[T]) T {
 	s.t.Helper()
 	v, err := chromedp.Run(s.ctx, a)
@@ -397,10 +422,7 @@ func TestBrowserOverview(t *testing.T) {
 
 	s := startBrowser(t, chromium)
 	ctx, msgs := s.ctx, s.msgs
-	browserDo(s, "install CSP recorder", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		_, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: browserCSPRecorder})
-		return err
-	}))
+	s.recordCSP()
 	violations := func() []string {
 		return browserDo(s, "read CSP violations", chromedp.Evaluate[[]string](`window.__cspViolations`))
 	}
@@ -422,16 +444,7 @@ func TestBrowserOverview(t *testing.T) {
 			t.Logf("browser warnings (not failed on): %q", n)
 		}
 	}()
-	artifacts := browserArtifactsDir(t)
-	screenshot := func(name string) {
-		t.Helper()
-		png := browserDo(s, "screenshot "+name, chromedp.FullScreenshot(100))
-		path := filepath.Join(artifacts, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
-	}
+	screenshot := s.screenshot
 
 	// --- first load: last 14 days ---
 	// waitChart waits for the overview of rangeName with its chart drawn, and explains what the page shows instead.
