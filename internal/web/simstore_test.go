@@ -90,31 +90,7 @@ func atRecords(path string) func(*sim.Sim, time.Time, time.Time) ([]json.RawMess
 
 // atUserDataRecords are every campaign's user data, each record with its campaignId (as the collector adds it).
 func atUserDataRecords(s *sim.Sim, _, to time.Time) ([]json.RawMessage, error) {
-	camps, err := s.AwarenessRecords(sim.PathATCampaigns, to, "")
-	if err != nil {
-		return nil, err
-	}
-	var out []json.RawMessage
-	for _, c := range camps {
-		var head struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(c, &head); err != nil {
-			return nil, err
-		}
-		recs, err := s.AwarenessRecords(sim.PathATUserData, to, head.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range recs {
-			withID, err := schema.WithField(r, "campaignId", head.ID)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, withID)
-		}
-	}
-	return out, nil
+	return s.AwarenessUserDataByCampaign(to)
 }
 
 // fixtureSources are the tables the dashboards read.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/castwatch/castwatch/internal/schema"
 )
 
 // Awareness Training functions. They answer snapshots of the current state (not time windows): values change
@@ -417,4 +419,34 @@ func (s *Sim) handleAwareness(w http.ResponseWriter, r *http.Request) {
 		}
 		return recs[lo:hi]
 	})
+}
+
+// AwarenessUserDataByCampaign is every campaign's user data as of t, each record with its campaignId added, as
+// castwatch's Awareness Training collector stores it (the user-data function is called once per campaign).
+func (s *Sim) AwarenessUserDataByCampaign(t time.Time) ([]json.RawMessage, error) {
+	camps, err := s.AwarenessRecords(PathATCampaigns, t, "")
+	if err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	for _, c := range camps {
+		var head struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(c, &head); err != nil {
+			return nil, err
+		}
+		recs, err := s.AwarenessRecords(PathATUserData, t, head.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			withID, err := schema.WithField(r, "campaignId", head.ID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, withID)
+		}
+	}
+	return out, nil
 }
