@@ -74,8 +74,12 @@ func TestBrowserLogin(t *testing.T) {
 	requireVendorAssets(t)
 	ts := newTestServer(t, Options{Store: openBrowserStore(t), Version: "browser-test",
 		Now: func() time.Time { return browserNow }, Static: embeddedAssets(t),
-		Sync: func(context.Context) error { return nil }})
+		Sync: func(context.Context) error { return nil },
+		// Connector actions are configured, so only the role keeps them from a viewer.
+		SyncStream:      func(context.Context, string, string) error { t.Error("a refused sync ran"); return nil },
+		TestCredentials: func(context.Context, string) error { return nil }})
 	ts.addUser(t, "ann@example.com", auth.RoleAnalyst, "a long password")
+	ts.addUser(t, "vic@example.com", auth.RoleViewer, "another long password")
 	srv := httptest.NewServer(ts.anonymous())
 	defer srv.Close()
 	s := startBrowser(t, chromium)
@@ -128,12 +132,35 @@ func TestBrowserLogin(t *testing.T) {
 		t.Errorf("POST with the CSRF token: %d %s, want the handler's 404", r.Status, r.Body)
 	}
 
+	// Only admins start syncs: an analyst is not offered the top bar's button.
+	if n := browserDo(s, "count sync buttons", chromedp.Evaluate[int](`document.querySelectorAll('#sync-now').length`)); n != 0 {
+		t.Errorf("an analyst sees %d Sync now buttons", n)
+	}
+
 	// Logging out returns to the login page, and the overview needs a login again.
 	browserSteps(s, "log out", chromedp.Click("#logout"), chromedp.WaitVisible("#login-form"))
 	browserDo(s, "open the overview again", chromedp.Navigate(srv.URL+"/"))
 	browserDo(s, "see the login form", chromedp.WaitVisible("#login-form"))
 	if loc := browserDo(s, "read the location", chromedp.Location()); !strings.HasSuffix(loc, "/login") {
 		t.Errorf("after logout the overview leads to %s, want /login", loc)
+	}
+
+	// A viewer cannot change a connector: the connectors page offers no action, and the API refuses one sent with
+	// a valid CSRF token.
+	browserLogin(s, srv.URL, "vic@example.com", "another long password")
+	browserDo(s, "open the connectors", chromedp.Navigate(srv.URL+"/connectors"))
+	browserDo(s, "see the connectors", chromedp.WaitVisible("#connectors"))
+	if n := browserDo(s, "count connector actions", chromedp.Evaluate[int](
+		`document.querySelectorAll('button.sync-stream, button.test-credentials, #sync-now').length`)); n != 0 {
+		t.Errorf("a viewer sees %d connector actions", n)
+	}
+	viewerSync := browserDo(s, "sync as a viewer", chromedp.Evaluate[reply](`(async function () {
+  var r = await fetch('/api/v1/connectors/acme/audit/sync', {method: 'POST',
+    headers: {'X-CSRF-Token': document.querySelector('meta[name="csrf-token"]').content}});
+  return {status: r.status, body: await r.text()};
+})()`, chromedp.EvalAwaitPromise))
+	if viewerSync.Status != 403 || strings.Contains(viewerSync.Body, "CSRF") {
+		t.Errorf("a viewer's sync with the CSRF token: %d %s, want 403 for the role", viewerSync.Status, viewerSync.Body)
 	}
 	if m := s.msgs.snapshot(); len(m) > 0 {
 		t.Logf("page messages (the refused requests log errors): %q", m)

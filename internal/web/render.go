@@ -22,7 +22,8 @@ type Base struct {
 	NavLinks []navLink
 	// Scripts are extra files under /static/ the page needs besides app.js (no inline script: CSP).
 	Scripts []string
-	// Syncable shows the "Sync now" button in the top bar.
+	// Syncable shows the "Sync now" button in the top bar: a sync is configured and the user is an admin (only
+	// admins may start one).
 	Syncable bool
 	// CSRF is the token state-changing requests from this page must carry (meta csrf-token; app.js adds it to
 	// htmx requests and forms).
@@ -66,7 +67,7 @@ func (s *server) base(r *http.Request, nav string, scripts ...string) Base {
 		Assets:   s.assets,
 		NavLinks: navLinks,
 		Scripts:  scripts,
-		Syncable: s.sync != nil,
+		Syncable: s.sync != nil && userFrom(r).IsAdmin(),
 		CSRF:     csrfTokenFrom(r),
 		User:     userFrom(r),
 
