@@ -49,6 +49,15 @@ func TestBehaviourStoriesMakeNotableUsers(t *testing.T) {
 	if err := a.loadPeerGroups(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Peer groups are the Awareness Training departments.
+	dept, err := a.store.Query(ctx, `SELECT lower("email"), "department" FROM "Awareness_User_Data_CL"
+		WHERE "department" <> '' ORDER BY 1 LIMIT 1`)
+	if err != nil || len(dept.Rows) != 1 {
+		t.Fatalf("no awareness department stored: %v", err)
+	}
+	if u, d := dept.Rows[0][0].(string), dept.Rows[0][1].(string); a.enrich.PeerGroup(u) != d {
+		t.Errorf("peer group of %s = %q, want the department %q", u, a.enrich.PeerGroup(u), d)
+	}
 	st, err := a.RunAnalytics(ctx)
 	if err != nil || st.Held != "" {
 		t.Fatalf("analytics: %+v, %v", st, err)

@@ -108,11 +108,12 @@ func (e *enrichment) Keyword(list, text string) (string, bool) {
 func (e *enrichment) Close() error { return e.geo.Close() }
 
 // loadPeerGroups sets each Awareness Training user's department as their peer group (a configured CSV overrides
-// it): the newest department per e-mail address across the awareness tables.
+// it): per e-mail address the department of the newest snapshot, the campaign user data's over the performance
+// details' when both know the user.
 func (a *App) loadPeerGroups(ctx context.Context) error {
 	base := map[string]string{}
 	for _, t := range []*schema.Table{&schema.AwarenessPerformance, &schema.AwarenessUserData} {
-		res, err := a.store.Query(ctx, fmt.Sprintf(`SELECT lower("email"), any_value("department") FROM %q
+		res, err := a.store.Query(ctx, fmt.Sprintf(`SELECT lower("email"), arg_max("department", "TimeGenerated") FROM %q
 			WHERE "email" IS NOT NULL AND "department" IS NOT NULL AND "department" <> '' GROUP BY 1`, t.Name))
 		if err != nil {
 			return fmt.Errorf("peer groups from %s: %w", t.Name, err)
