@@ -90,8 +90,21 @@ func TestBrowserUsersConnectorsSearch(t *testing.T) {
 	// Search: choose a table (the form reloads with its columns), add a condition, run.
 	browserDo(s, "open search", chromedp.Navigate(srv.URL+"/search"))
 	// SetValue fires the change event; pages.js reloads the form, which then offers the table's columns.
-	browserSteps(s, "choose Audit_CL and fill a condition", chromedp.SetValue(`#rel`, "Audit_CL"),
-		chromedp.WaitVisible(`tr.condition select[name="col"]`),
+	browserSteps(s, "choose Audit_CL", chromedp.SetValue(`#rel`, "Audit_CL"))
+	// Wait for the reloaded form (it offers Audit_CL's columns): acting on the old form's nodes while htmx swaps
+	// them fails with "could not find node".
+	// The reload is a navigation, which ends the page's script context: poll from here, ignoring those errors.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ready, err := chromedp.Run(s.ctx, chromedp.Evaluate[bool](
+			`document.querySelector('tr.condition:first-child select[name="col"] option[value="user"]') !== null`))
+		if err == nil && ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the search form did not reload with Audit_CL's columns: %v", err)
+		}
+	}
+	browserSteps(s, "fill a condition",
 		chromedp.SetValue(`tr.condition:first-child select[name="col"]`, "user"),
 		chromedp.SetValue(`tr.condition:first-child select[name="op"]`, "contains"),
 		chromedp.SendKeys(`tr.condition:first-child input[name="val"]`, "alice"),
