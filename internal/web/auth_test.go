@@ -61,7 +61,7 @@ func send(h http.Handler, method, target, body string, hdr ...string) *httptest.
 // pathParam matches a {name} or {name...} wildcard of a route pattern.
 var pathParam = regexp.MustCompile(`\{[^}]+\}`)
 
-// pageRoutes are the HTML routes every page engineer registers; each must refuse a request without a session.
+// pageRoutes are the HTML routes the pages register; each must refuse a request without a session.
 var pageRoutes = []string{
 	"GET /", "GET /fragments/overview", "GET /dashboards", "GET /alerts", "GET /incidents", "GET /users",
 	"GET /attack", "GET /connectors", "GET /search", "GET /settings/users", "POST /settings/users",
