@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/castwatch/castwatch/internal/schema"
@@ -91,9 +92,48 @@ func columnDefs(t *schema.Table, withKey bool) string {
 	return strings.Join(defs, ", ")
 }
 
-// createTableSQL is the CREATE TABLE statement of a data table, keyed on its natural key.
+// EventTimeColumn is the column every event table stores its event time in, beside the record's own columns: the
+// record's event time as the Sentinel parsers read it (an epoch-millisecond SIEM timestamp as a time), or
+// TimeGenerated when the record has none. The views' "Event Time" reads it, so a window on "Event Time" skips
+// the row groups outside it instead of computing every row's time.
+const EventTimeColumn = "_event_time"
+
+// hasEventTime reports whether t stores EventTimeColumn: every table but the snapshot tables, whose event time is
+// TimeGenerated itself.
+func hasEventTime(t *schema.Table) bool {
+	return t.EventTime != "" && t.EventTime != "TimeGenerated" && !schema.IsSnapshot(t.Name)
+}
+
+// timeKeyed reports whether t's natural key holds its event time. Such a table has no PRIMARY KEY index (DuckDB
+// keeps that index in memory, about 300 bytes per row: 35 GB for a month of a 10,000-mailbox gateway); a write
+// looks for its keys only among the stored rows whose event time lies within the batch's, which equal keys share.
+func timeKeyed(t *schema.Table) bool {
+	return hasEventTime(t) && slices.Contains(t.Key, t.EventTime)
+}
+
+// eventTimeExpr is the SQL computing EventTimeColumn from t's columns, qualified by q ("" or an alias and a dot):
+// a real (SIEM epoch milliseconds) truncated to whole milliseconds, as KQL tolong does, and outside DuckDB's
+// timestamp range counted as absent; a datetime as it is; TimeGenerated when absent (Sentinel's parsers use now()
+// instead, spec §7).
+func eventTimeExpr(t *schema.Table, q string) string {
+	col := q + ident(t.EventTime)
+	if i := t.ColumnIndex(t.EventTime); i >= 0 && t.Columns[i].Type == schema.Real {
+		col = fmt.Sprintf("CASE WHEN %s BETWEEN 0 AND 253402300799999 THEN epoch_ms(CAST(trunc(%s) AS BIGINT)) END", col, col)
+	}
+	return fmt.Sprintf("coalesce(%s, %s%s)", col, q, ident("TimeGenerated"))
+}
+
+// createTableSQL is the CREATE TABLE statement of a data table: its columns, EventTimeColumn when it has one, and
+// a PRIMARY KEY on the natural key unless the table is time-keyed.
 func createTableSQL(t *schema.Table) string {
-	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s, PRIMARY KEY (%s))", ident(t.Name), columnDefs(t, true), identList(t.Key))
+	defs := columnDefs(t, true)
+	if hasEventTime(t) {
+		defs += ", " + ident(EventTimeColumn) + " TIMESTAMP"
+	}
+	if !timeKeyed(t) {
+		defs += fmt.Sprintf(", PRIMARY KEY (%s)", identList(t.Key))
+	}
+	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", ident(t.Name), defs)
 }
 
 // migration is one numbered schema change, applied once in a transaction.
@@ -225,8 +265,69 @@ func (d *DB) migrate(ctx context.Context) error {
 		if err := addMissingColumns(ctx, c, t); err != nil {
 			return err
 		}
+		if err := d.upgradeTable(ctx, c, t); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// upgradeTable brings a table created by an earlier version to the current layout: it adds and fills
+// EventTimeColumn, and rebuilds a time-keyed table that still has its PRIMARY KEY index without it (DuckDB cannot
+// drop a constraint), in event-time order. Each step runs in one transaction.
+func (d *DB) upgradeTable(ctx context.Context, c *sql.Conn, t *schema.Table) error {
+	if !hasEventTime(t) {
+		return nil
+	}
+	var hasCol, hasKey bool
+	err := c.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'main' AND table_name = $1 AND column_name = $2),
+		EXISTS (SELECT 1 FROM duckdb_constraints() WHERE schema_name = 'main' AND table_name = $1 AND constraint_type = 'PRIMARY KEY')`,
+		t.Name, EventTimeColumn).Scan(&hasCol, &hasKey)
+	if err != nil {
+		return fmt.Errorf("duckdb: inspect %s: %w", t.Name, err)
+	}
+	var stmts []string
+	switch {
+	case timeKeyed(t) && hasKey:
+		tmp := ident(t.Name + "__rebuild")
+		cols := identList(columnNames(t))
+		stmts = []string{
+			fmt.Sprintf("CREATE TABLE %s (%s, %s TIMESTAMP)", tmp, columnDefs(t, true), ident(EventTimeColumn)),
+			fmt.Sprintf("INSERT INTO %s (%s, %s) SELECT %s, %s AS e FROM %s ORDER BY e", tmp, cols, ident(EventTimeColumn),
+				cols, eventTimeExpr(t, ""), ident(t.Name)),
+			"DROP TABLE " + ident(t.Name),
+			fmt.Sprintf("ALTER TABLE %s RENAME TO %s", tmp, ident(t.Name)),
+		}
+	case !hasCol:
+		stmts = []string{
+			fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s TIMESTAMP", ident(t.Name), ident(EventTimeColumn)),
+			fmt.Sprintf("UPDATE %s SET %s = %s", ident(t.Name), ident(EventTimeColumn), eventTimeExpr(t, "")),
+		}
+	default:
+		return nil
+	}
+	if err := execTx(ctx, c, stmts); err != nil {
+		return fmt.Errorf("duckdb: upgrade %s: %w", t.Name, err)
+	}
+	d.log.Info("duckdb table upgraded", "table", t.Name, "rebuilt_without_key_index", timeKeyed(t) && hasKey)
+	return nil
+}
+
+// execTx runs statements in one transaction on c; args go to the statements that use $1.
+func execTx(ctx context.Context, c *sql.Conn, stmts []string, args ...any) error {
+	return inTx(ctx, c, func(tx *sql.Tx) error {
+		for _, s := range stmts {
+			a := args
+			if !strings.Contains(s, "$1") {
+				a = nil
+			}
+			if _, err := tx.ExecContext(ctx, s, a...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func (d *DB) apply(ctx context.Context, c *sql.Conn, m migration) (err error) {

@@ -3,8 +3,10 @@
 //
 // Every schema.Table becomes a table of the same name. Column types map as string→VARCHAR, datetime→TIMESTAMP,
 // real→DOUBLE, bool→BOOLEAN and dynamic→JSON. TIMESTAMP has no zone: every time is stored as UTC and read back as
-// a time.Time in UTC. Each table has a PRIMARY KEY on its natural key (schema.Table.Key), which is what makes
-// WriteRows idempotent.
+// a time.Time in UTC. WriteRows is idempotent on each table's natural key (schema.Table.Key): a table whose key
+// holds its event time looks for stored keys within the batch's event times (see timeKeyed); the others have a
+// PRIMARY KEY on it. Event tables also store their event time (EventTimeColumn) and maintain the dashboards'
+// rollups (internal/rollup) in the transaction of each write.
 //
 // A DuckDB file can be open read-write by one process only; Open and OpenReadOnly report a file held by another
 // process with an error wrapping ErrLocked.
@@ -83,6 +85,10 @@ type DB struct {
 	dirty    map[string]bool // staging table may hold rows
 	strategy writeStrategy
 	closed   bool
+	// rollupState tracks, per source table, the rollup counts appended since their last compaction.
+	rollupState map[string]*rollupState
+	// compactEvery is how many new rows of a table trigger its rollups' compaction (compactAfter).
+	compactEvery int
 }
 
 // Open opens or creates the DuckDB file at path ("" opens a private in-memory database), creates every table
@@ -97,6 +103,10 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	if err := d.createViews(ctx); err != nil {
+		_ = d.db.Close()
+		return nil, err
+	}
+	if err := d.ensureRollups(ctx); err != nil {
 		_ = d.db.Close()
 		return nil, err
 	}
@@ -157,6 +167,8 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*DB, e
 		tables:   tables,
 		staged:   map[string]bool{},
 		dirty:    map[string]bool{},
+
+		compactEvery: compactAfter,
 	}
 	if !readOnly {
 		w, err := db.Conn(ctx)

@@ -160,7 +160,7 @@ func TestQueryAcceptsReadStatements(t *testing.T) {
 		types[r[0].(string)] = r[1].(string)
 	}
 	want := map[string]string{"tenant": "VARCHAR", "TimeGenerated": "TIMESTAMP", "id": "VARCHAR", "eventTime": "TIMESTAMP",
-		"score": "DOUBLE", "flagged": "BOOLEAN", "extra": "JSON", "note": "VARCHAR"}
+		"score": "DOUBLE", "flagged": "BOOLEAN", "extra": "JSON", "note": "VARCHAR", EventTimeColumn: "TIMESTAMP"}
 	if !reflect.DeepEqual(types, want) {
 		t.Errorf("column types = %v, want %v", types, want)
 	}

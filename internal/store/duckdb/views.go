@@ -40,6 +40,7 @@ package duckdb
 //	    Source IP and Application agree with internal/parse.ParseAuditInfo (SourceIP(), Application).
 //	F6  every parser: an empty Event Time becomes now(), so the value changes on every query and a record without
 //	    a time falls into every scheduled rule's window again. It falls back to TimeGenerated (ingestion time).
+//	    The store computes it once per row on write (EventTimeColumn), and every view reads that column.
 //	F7  MimecastDLP: Event Time is todatetime(tolong(<datetime>)), which turns the time into a number and back;
 //	    it is eventTime as stored.
 //	F8  AwarenessWatchlist: "Time Generated" reads the nonexistent column 'Time Generated' and is always empty;
@@ -119,7 +120,7 @@ SELECT
     coalesce("auditType", '') AS "Audit Type",
     coalesce("user", '') AS "User",
     coalesce("eventInfo", '') AS "Event Info",
-    coalesce("eventTime", "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     coalesce("id", '') AS "Id"
 FROM "Audit_CL"`
 
@@ -196,13 +197,12 @@ SELECT
 FROM "Awareness_Watchlist_Details_CL"`
 
 // viewMimecastCloudIntegrated is the MimecastCloudIntegrated parser over Cloud_Integrated_CL (F6). Event Time is
-// the epoch-millisecond timestamp truncated to whole milliseconds, as tolong does; a value outside DuckDB's
-// timestamp range counts as absent instead of failing the query.
+// the stored EventTimeColumn: the epoch-millisecond timestamp truncated to whole milliseconds, as tolong does; a
+// value outside DuckDB's timestamp range counts as absent instead of failing the query.
 const viewMimecastCloudIntegrated = `CREATE OR REPLACE VIEW "MimecastCloudIntegrated" AS
 SELECT
     "tenant",
-    coalesce(CASE WHEN "timestamp" BETWEEN 0 AND 253402300799999 THEN epoch_ms(CAST(trunc("timestamp") AS BIGINT)) END,
-        "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     "TimeGenerated" AS "Time Generated",
     coalesce("accountId", '') AS "Account ID",
     coalesce("aggregateId", '') AS "Aggregate ID",
@@ -267,8 +267,7 @@ SELECT
     coalesce("processingId", '') AS "Processing ID",
     coalesce("accountId", '') AS "Account ID",
     coalesce("action", '') AS "Action",
-    coalesce(CASE WHEN "timestamp" BETWEEN 0 AND 253402300799999 THEN epoch_ms(CAST(trunc("timestamp") AS BIGINT)) END,
-        "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     coalesce("senderEnvelope", '') AS "Sender Envelope",
     trim(coalesce("messageId", ''), '<>') AS "Message ID",
     coalesce("subject", '') AS "Subject",
@@ -299,7 +298,7 @@ SELECT
     coalesce("senderAddress", '') AS "Sender Address",
     coalesce("recipientAddress", '') AS "Recipient Address",
     coalesce("subject", '') AS "Subject",
-    coalesce("eventTime", "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     coalesce("route", '') AS "Route",
     coalesce("policy", '') AS "Policy",
     coalesce("action", '') AS "Action",
@@ -316,7 +315,7 @@ SELECT
     'ttp_attachment' AS "Mimecast Event ID",
     'ttp_attachment' AS "Mimecast Event Category",
     coalesce("actionTriggered", '') AS "Action Triggered",
-    coalesce("Date", "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     coalesce("definition", '') AS "Definition",
     coalesce("details", '') AS "Details",
     coalesce("fileHash", '') AS "File Hash",
@@ -340,7 +339,7 @@ SELECT
     'ttp_impersonation' AS "Mimecast Event Category",
     coalesce("action", '') AS "Action",
     coalesce("definition", '') AS "Definition",
-    coalesce("eventTime", "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     "hits" AS "Hits",
     coalesce("id", '') AS "ID",
     "identifiers" AS "Identifiers",
@@ -374,7 +373,7 @@ SELECT
     coalesce("scanResult", '') AS "Scan Result",
     coalesce("sendingIp", '') AS "Sending IP",
     coalesce("userAwarenessAction", '') AS "User Awareness Action",
-    coalesce("Date", "TimeGenerated") AS "Event Time",
+    "_event_time" AS "Event Time",
     "actions" AS "Actions",
     coalesce("route", '') AS "Route",
     coalesce("creationMethod", '') AS "Creation Method",

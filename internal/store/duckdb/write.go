@@ -198,9 +198,11 @@ func (d *DB) WriteRows(ctx context.Context, t *schema.Table, rows []schema.Row) 
 		return 0, err
 	}
 	var n int
-	switch d.strategy {
-	case strategyValues:
-		n, err = writeValues(ctx, c, t, batch)
+	switch {
+	case !schema.IsSnapshot(t.Name):
+		n, err = d.writeEvents(ctx, c, t, batch)
+	case d.strategy == strategyValues:
+		n, err = writeValues(ctx, c, t, t.Name, batch)
 	default:
 		n, err = d.writeAppender(ctx, c, t, batch)
 	}
@@ -227,16 +229,22 @@ func stageDefs(t *schema.Table) string {
 	return strings.Join(defs, ", ")
 }
 
-// stageSelect reads the staging table's columns as the target table's types.
-func stageSelect(t *schema.Table) string {
+// stageSelect reads the staging table's columns (qualified by q: "" or an alias and a dot) as the target table's
+// types.
+func stageSelect(t *schema.Table, q string) string {
 	cols := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		cols[i] = ident(c.Name)
-		if c.Type == schema.Dynamic {
-			cols[i] = fmt.Sprintf("CAST(%s AS JSON)", ident(c.Name))
-		}
+		cols[i] = stageColumn(c, q)
 	}
 	return strings.Join(cols, ", ")
+}
+
+// stageColumn reads one staging column as the target column's type.
+func stageColumn(c schema.Column, q string) string {
+	if c.Type == schema.Dynamic {
+		return fmt.Sprintf("CAST(%s%s AS JSON)", q, ident(c.Name))
+	}
+	return q + ident(c.Name)
 }
 
 // writeAppender first appends the batch straight into t when directAppend allows it, which is the whole write
@@ -257,10 +265,32 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 			return 0, err
 		}
 	}
+	clear, err := d.stageBatch(ctx, c, t, batch)
+	if err != nil {
+		return 0, err
+	}
+	verb, onConflict := insertClauses(t)
+	res, err := c.ExecContext(ctx, fmt.Sprintf("%s %s (%s) SELECT %s FROM %s%s",
+		verb, ident(t.Name), identList(columnNames(t)), stageSelect(t, ""), ident(stageName(t)), onConflict))
+	clear()
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	return int(n), nil
+}
+
+// stageBatch puts the batch into t's staging table (created on first use), with the appender or, under
+// strategyValues, with INSERT … VALUES. The returned clear empties the staging table; call it once the batch has
+// been moved, or failed to. A staging table that could not be emptied is emptied before its next use.
+func (d *DB) stageBatch(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (clear func(), err error) {
 	stage := stageName(t)
 	if !d.staged[t.Name] {
 		if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s (%s)", ident(stage), stageDefs(t))); err != nil {
-			return 0, fmt.Errorf("create staging table: %w", err)
+			return nil, fmt.Errorf("create staging table: %w", err)
 		}
 		d.staged[t.Name] = true
 	}
@@ -271,29 +301,24 @@ func (d *DB) writeAppender(ctx context.Context, c *sql.Conn, t *schema.Table, ba
 	}
 	if d.dirty[t.Name] {
 		if err := empty(); err != nil {
-			return 0, fmt.Errorf("clear staging table: %w", err)
+			return nil, fmt.Errorf("clear staging table: %w", err)
 		}
 	}
-	err := c.Raw(func(dc any) error { return appendBatch(ctx, dc, "temp", "main", stage, batch) })
+	d.dirty[t.Name] = true
+	if d.strategy == strategyValues {
+		_, err = writeValues(ctx, c, t, stage, batch)
+	} else {
+		err = c.Raw(func(dc any) error { return appendBatch(ctx, dc, "temp", "main", stage, batch) })
+	}
 	if err != nil {
 		_ = empty()
-		return 0, err
+		return nil, err
 	}
-	verb, onConflict := insertClauses(t)
-	res, err := c.ExecContext(ctx, fmt.Sprintf("%s %s (%s) SELECT %s FROM %s%s",
-		verb, ident(t.Name), identList(columnNames(t)), stageSelect(t), ident(stage), onConflict))
-	cerr := empty()
-	if err != nil {
-		return 0, err
-	}
-	if cerr != nil {
-		d.log.Warn("duckdb staging table not cleared", "table", t.Name, "err", cerr)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("rows affected: %w", err)
-	}
-	return int(n), nil
+	return func() {
+		if err := empty(); err != nil {
+			d.log.Warn("duckdb staging table not cleared", "table", t.Name, "err", err)
+		}
+	}, nil
 }
 
 // directRows bounds the batches appended straight into the target table: DuckDB's appender commits what it holds
@@ -374,13 +399,17 @@ func insertClauses(t *schema.Table) (verb, onConflict string) {
 		identList(t.Key), strings.Join(set, ", "), ident("TimeGenerated"), ident(t.Name), ident("TimeGenerated"))
 }
 
-// writeValues sends the batch as prepared multi-row INSERT OR IGNORE … VALUES statements in one transaction.
-func writeValues(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (n int, err error) {
+// writeValues sends the batch as prepared multi-row INSERT … VALUES statements into target in one transaction:
+// into t itself with t's conflict handling (insertClauses), or plainly into t's staging table.
+func writeValues(ctx context.Context, c *sql.Conn, t *schema.Table, target string, batch [][]driver.Value) (n int, err error) {
 	ncol := len(t.Columns)
 	per := max(1, valuesPerStatement/ncol)
 	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", ncol), ", ") + ")"
-	verb, onConflict := insertClauses(t)
-	head := fmt.Sprintf("%s %s (%s) VALUES ", verb, ident(t.Name), identList(columnNames(t)))
+	verb, onConflict := "INSERT INTO", ""
+	if target == t.Name {
+		verb, onConflict = insertClauses(t)
+	}
+	head := fmt.Sprintf("%s %s (%s) VALUES ", verb, ident(target), identList(columnNames(t)))
 	stmtFor := func(rows int) string {
 		return head + strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ") + onConflict
 	}
@@ -482,4 +511,109 @@ func (d *DB) QuarantineCount(ctx context.Context, tenant string) (int64, error) 
 		return 0, fmt.Errorf("duckdb: quarantine count: %w", err)
 	}
 	return n, nil
+}
+
+// writeEvents writes a batch of an event table: the batch goes to the staging table; the rows whose natural key
+// is not stored yet go to a temporary table "fresh" with their EventTimeColumn; then one transaction appends the
+// fresh rows to t and their counts to t's rollups, so a rollup counts every stored row exactly once. For a
+// time-keyed table the stored keys are looked up only among the rows whose event time lies within the batch's
+// (a stored row with an equal key has an equal event time), which DuckDB reads from those row groups only.
+func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (int, error) {
+	clear, err := d.stageBatch(ctx, c, t, batch)
+	if err != nil {
+		return 0, err
+	}
+	defer clear()
+	stage := ident(stageName(t))
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = fmt.Sprintf("x.%s = %s", ident(k), stageColumn(t.Columns[t.ColumnIndex(k)], "s."))
+	}
+	cond := strings.Join(keys, " AND ")
+	var args []any
+	if timeKeyed(t) {
+		var lo, hi sql.NullTime
+		ev := eventTimeExpr(t, "")
+		if err := c.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s), max(%s) FROM %s", ev, ev, stage)).Scan(&lo, &hi); err != nil {
+			return 0, fmt.Errorf("event time range: %w", err)
+		}
+		cond = fmt.Sprintf("x.%s BETWEEN $1 AND $2 AND %s", ident(EventTimeColumn), cond)
+		args = []any{lo.Time, hi.Time}
+	}
+	cols := identList(columnNames(t))
+	sel := make([]string, 0, len(t.Columns)+1)
+	for _, col := range t.Columns {
+		sel = append(sel, stageColumn(col, "s.")+" AS "+ident(col.Name))
+	}
+	if hasEventTime(t) {
+		cols += ", " + ident(EventTimeColumn)
+		sel = append(sel, eventTimeExpr(t, "s.")+" AS "+ident(EventTimeColumn))
+	}
+	fresh := ident(freshName(t))
+	stmts := []string{
+		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS x WHERE %s)",
+			fresh, strings.Join(sel, ", "), stage, ident(t.Name), cond),
+		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", ident(t.Name), cols, cols, fresh),
+	}
+	rollups, err := d.rollupInserts(t, fresh)
+	if err != nil {
+		return 0, err
+	}
+	stmts = append(stmts, rollups...)
+	var n int
+	var since time.Time
+	err = inTx(ctx, c, func(tx *sql.Tx) error {
+		for i, s := range stmts {
+			a := args
+			if i > 0 {
+				a = nil
+			}
+			res, err := tx.ExecContext(ctx, s, a...)
+			if err != nil {
+				return err
+			}
+			if i == 1 {
+				k, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("rows affected: %w", err)
+				}
+				n = int(k)
+			}
+		}
+		if len(rollups) == 0 || n == 0 {
+			return nil
+		}
+		var lo sql.NullTime
+		err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s) FROM %s", ident(EventTimeColumn), fresh)).Scan(&lo)
+		since = lo.Time
+		return err
+	})
+	if _, derr := c.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+fresh); derr != nil && err == nil {
+		d.log.Warn("duckdb temporary table not dropped", "table", freshName(t), "err", derr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	d.noteRollupRows(ctx, c, t, n, since)
+	return n, nil
+}
+
+// freshName is the temporary table holding the new rows of a write to t.
+func freshName(t *schema.Table) string { return "fresh_" + t.Name }
+
+// inTx runs fn in a transaction on c, committing when it returns nil.
+func inTx(ctx context.Context, c *sql.Conn, fn func(*sql.Tx) error) (err error) {
+	tx, err := c.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

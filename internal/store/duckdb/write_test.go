@@ -175,8 +175,8 @@ func TestWriteRowsAtomicOnDatabaseError(t *testing.T) {
 			}
 			defer d.Close()
 			d.strategy = st.s
-			if _, err := d.DB().ExecContext(ctx, fmt.Sprintf(`CREATE TABLE "Kitchen_CL" (%s, PRIMARY KEY (tenant, id), CHECK (note <> 'boom'))`,
-				columnDefs(&kitchen, true))); err != nil {
+			if _, err := d.DB().ExecContext(ctx, fmt.Sprintf(`CREATE TABLE "Kitchen_CL" (%s, %s TIMESTAMP, PRIMARY KEY (tenant, id), CHECK (note <> 'boom'))`,
+				columnDefs(&kitchen, true), ident(EventTimeColumn))); err != nil {
 				t.Fatal(err)
 			}
 			batch := make([]schema.Row, 0, 3000)
