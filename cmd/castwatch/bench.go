@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -192,12 +193,12 @@ func benchPanelsCmd(g *globals, bf *benchFlags) *cobra.Command {
 
 func benchPrintPanels(w io.Writer, r bench.PanelsResult) error {
 	t := r.Tenant
-	fmt.Fprintf(w, "panels: %d mailboxes × %d days (%d × %d copies of a %d-mailbox, %d-day simulated sample); sample %.0f s, copies %.0f s, file %s\n",
+	fmt.Fprintf(w, "panels: %d mailboxes × %d days (%d × %d copies of a %d-mailbox, %d-day simulated sample); sample %.0f s, copies %.0f s, rollups %.0f s, file %s\n",
 		t.Mailboxes, t.Days, t.MailboxCopies, t.DayCopies, r.Options.SampleMailboxes, r.Options.SampleDays,
-		t.SampleSeconds, t.CopySeconds, benchBytes(t.FileBytes))
-	for _, tr := range t.Tables {
+		t.SampleSeconds, t.CopySeconds, t.RollupSeconds, benchBytes(t.FileBytes))
+	for _, tr := range append(slices.Clone(t.Tables), t.Rollups...) {
 		note := ""
-		if tr.Rows != tr.Expected {
+		if tr.Expected > 0 && tr.Rows != tr.Expected {
 			note = fmt.Sprintf(" (expected %s: copies collided on the natural key)", benchNum(float64(tr.Expected)))
 		}
 		fmt.Fprintf(w, "  %-34s %14s rows%s\n", tr.Table, benchNum(float64(tr.Rows)), note)

@@ -18,7 +18,6 @@ package bench
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,11 +58,6 @@ type PanelsOptions struct {
 	// Threads caps DuckDB's threads (default: every core) and MemoryLimit its memory (default "4GB").
 	Threads     int    `json:"threads"`
 	MemoryLimit string `json:"memory_limit"`
-	// KeyedRows is the most rows a table keeps its natural-key index for (default 1,000,000). DuckDB holds that
-	// index in memory (about 300 bytes per Seg_Cg_CL row, 35 GB for a 10,000-mailbox month), more than a
-	// benchmark machine has; the panels never use it, so larger tables are rebuilt without it before the
-	// copies go in.
-	KeyedRows int64 `json:"keyed_rows"`
 	// Dir is where the working directory for the database is made ("": the system's temporary directory); it is
 	// removed afterwards.
 	Dir string `json:"-"`
@@ -81,9 +75,6 @@ func (o PanelsOptions) withDefaults() PanelsOptions {
 		o.Ranges = []string{"30d", "14d"}
 	}
 	o.Threads = cmpOr(o.Threads, runtime.NumCPU())
-	if o.KeyedRows <= 0 {
-		o.KeyedRows = 1_000_000
-	}
 	if o.MemoryLimit == "" {
 		o.MemoryLimit = "4GB"
 	}
@@ -121,7 +112,8 @@ type TableRows struct {
 	Rows   int64 `json:"rows"`
 	// Expected is Sample × the copies the table gets; Rows is less when copies collided on the natural key.
 	Expected int64 `json:"expected"`
-	// Keyed says the table kept its natural-key index (see PanelsOptions.KeyedRows).
+	// Keyed says the table has a natural-key index (the store's time-keyed tables have none; see
+	// duckdb.TimeKeyed).
 	Keyed bool `json:"keyed"`
 }
 
@@ -139,6 +131,9 @@ type PanelTenant struct {
 	// SampleSeconds is the time to simulate, decode and store the sample; CopySeconds the time to multiply it.
 	SampleSeconds float64 `json:"sample_seconds"`
 	CopySeconds   float64 `json:"copy_seconds"`
+	// Rollups are the rollup tables' rows after they were recounted over the copies, in RollupSeconds.
+	Rollups       []TableRows `json:"rollups"`
+	RollupSeconds float64     `json:"rollup_seconds"`
 	// FileBytes is the database file's size after a checkpoint (0 in memory).
 	FileBytes int64 `json:"file_bytes"`
 }
@@ -310,7 +305,7 @@ func GeneratePanelTenant(ctx context.Context, db *duckdb.DB, opts PanelsOptions)
 		if err := ctx.Err(); err != nil {
 			return t, err
 		}
-		c := copier{table: src.table, mailboxes: mc, days: dc, dayLen: opts.SampleDays, keyedRows: opts.KeyedRows}
+		c := copier{table: src.table, mailboxes: mc, days: dc, dayLen: opts.SampleDays}
 		tr, err := c.run(ctx, db, sample[src.table.Name])
 		if err != nil {
 			return t, err
@@ -318,10 +313,20 @@ func GeneratePanelTenant(ctx context.Context, db *duckdb.DB, opts PanelsOptions)
 		t.Tables = append(t.Tables, tr)
 		fmt.Fprintf(opts.Progress, "%s: %d rows (%.0f s so far)\n", tr.Table, tr.Rows, time.Since(start).Seconds())
 	}
+	t.CopySeconds = time.Since(start).Seconds()
+	// The copies went around WriteRows, so the rollups count the sample only until they are recounted.
+	start = time.Now()
+	err = db.RebuildRollups(ctx, func(table string, rows int64) {
+		t.Rollups = append(t.Rollups, TableRows{Table: table, Rows: rows})
+		fmt.Fprintf(opts.Progress, "%s: %d rows (%.0f s so far)\n", table, rows, time.Since(start).Seconds())
+	})
+	if err != nil {
+		return t, fmt.Errorf("panels: %w", err)
+	}
+	t.RollupSeconds = time.Since(start).Seconds()
 	if _, err := db.DB().ExecContext(ctx, "CHECKPOINT"); err != nil {
 		return t, fmt.Errorf("panels: checkpoint: %w", err)
 	}
-	t.CopySeconds = time.Since(start).Seconds()
 	if st, err := os.Stat(db.Path()); err == nil {
 		t.FileBytes = st.Size()
 	}
@@ -363,17 +368,24 @@ func storeSample(ctx context.Context, db *duckdb.DB, opts PanelsOptions) (map[st
 			rows = rows[n:]
 		}
 	}
+	changed := map[string]bool{}
 	for _, e := range sampleExtras {
 		res, err := db.DB().ExecContext(ctx, e.sql())
 		if err != nil {
 			return nil, fmt.Errorf("panels: sample %s: %w", e.table.Name, err)
 		}
+		changed[e.table.Name] = true
 		if e.added {
 			n, err := res.RowsAffected()
 			if err != nil {
 				return nil, fmt.Errorf("panels: sample %s: %w", e.table.Name, err)
 			}
 			out[e.table.Name] += n
+		}
+	}
+	for name := range changed {
+		if err := db.RefreshEventTimes(ctx, name); err != nil {
+			return nil, fmt.Errorf("panels: sample: %w", err)
 		}
 	}
 	return out, nil
@@ -401,13 +413,16 @@ func (e sampleExtra) sql() string {
 		return "UPDATE " + name + " SET " + strings.Join(set, ", ") + " WHERE " + e.where
 	}
 	cols := make([]string, len(e.table.Columns))
+	names := make([]string, len(e.table.Columns))
 	for i, col := range e.table.Columns {
+		names[i] = sqlIdent(col.Name)
 		cols[i] = sqlIdent(col.Name)
 		if v, ok := e.set[col.Name]; ok {
 			cols[i] = v
 		}
 	}
-	return "INSERT INTO " + name + " SELECT " + strings.Join(cols, ", ") + " FROM " + name + " WHERE " + e.where
+	return "INSERT INTO " + name + " (" + strings.Join(names, ", ") + ") SELECT " + strings.Join(cols, ", ") + " FROM " +
+		name + " WHERE " + e.where
 }
 
 // Spread of the sample extras: a stable share of rows chosen by a hash of the record's processing id.
@@ -447,8 +462,6 @@ type copier struct {
 	table *schema.Table
 	// mailboxes and days are the copies across mailboxes and across blocks of dayLen days.
 	mailboxes, days, dayLen int
-	// keyedRows is the most rows the table keeps its natural-key index for.
-	keyedRows int64
 }
 
 // run adds the copies of the table's sample: copy (m, d) remaps addresses and IPv4 addresses by m, shifts times
@@ -471,18 +484,23 @@ func (c copier) run(ctx context.Context, db *duckdb.DB, sample int64) (TableRows
 		days = 1
 	}
 	tr.Expected = sample * int64(c.mailboxes*days)
-	tr.Keyed = tr.Expected <= c.keyedRows
-	verb := "INSERT OR IGNORE INTO"
-	if !tr.Keyed {
-		if err := dropKey(ctx, x, c.table.Name); err != nil {
-			return tr, err
-		}
-		verb = "INSERT INTO"
+	// Copies are distinct records (new ids, addresses or times); a keyed table ignores any that collide.
+	tr.Keyed = !duckdb.TimeKeyed(c.table)
+	verb := "INSERT INTO"
+	if tr.Keyed {
+		verb = "INSERT OR IGNORE INTO"
+	}
+	names := make([]string, 0, len(c.table.Columns)+1)
+	for _, col := range c.table.Columns {
+		names = append(names, sqlIdent(col.Name))
+	}
+	if duckdb.StoresEventTime(c.table) {
+		names = append(names, sqlIdent(duckdb.EventTimeColumn))
 	}
 	for d := range days {
 		exprs := c.exprs(d, withAt)
-		q := fmt.Sprintf("%s %s SELECT %s FROM bench_sample, range(%d) AS copies(m)", verb, name,
-			strings.Join(exprs, ", "), c.mailboxes)
+		q := fmt.Sprintf("%s %s (%s) SELECT %s FROM bench_sample, range(%d) AS copies(m)", verb, name,
+			strings.Join(names, ", "), strings.Join(exprs, ", "), c.mailboxes)
 		if d == 0 {
 			q += " WHERE m > 0"
 		}
@@ -492,20 +510,6 @@ func (c copier) run(ctx context.Context, db *duckdb.DB, sample int64) (TableRows
 	}
 	err = x.QueryRowContext(ctx, "SELECT count(*) FROM "+name).Scan(&tr.Rows)
 	return tr, err
-}
-
-// dropKey rebuilds a table without its primary key (the parser views name it and bind when queried).
-func dropKey(ctx context.Context, x *sql.DB, table string) error {
-	for _, q := range []string{
-		"CREATE TABLE bench_unkeyed AS SELECT * FROM " + sqlIdent(table),
-		"DROP TABLE " + sqlIdent(table),
-		"ALTER TABLE bench_unkeyed RENAME TO " + sqlIdent(table),
-	} {
-		if _, err := x.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("panels: rebuild %s without its key: %w", table, err)
-		}
-	}
-	return nil
 }
 
 // columnsWithAt reports the text columns holding an '@' in some sample row (addresses, message ids).
@@ -562,7 +566,7 @@ func isIPColumn(name string) bool {
 func (c copier) exprs(d int, withAt map[string]bool) []string {
 	shiftDays := d * c.dayLen
 	copyNo := "(" + strconv.Itoa(d*c.mailboxes) + " + m)"
-	out := make([]string, len(c.table.Columns))
+	out := make([]string, len(c.table.Columns), len(c.table.Columns)+1)
 	for i, col := range c.table.Columns {
 		q := sqlIdent(col.Name)
 		e := q
@@ -587,6 +591,13 @@ func (c copier) exprs(d int, withAt map[string]bool) []string {
   ((CAST(split_part(%[1]s, '.', 3) AS INTEGER) + m) %% 256) || '.' || split_part(%[1]s, '.', 4) END`, q)
 		}
 		out[i] = e
+	}
+	if duckdb.StoresEventTime(c.table) {
+		e := sqlIdent(duckdb.EventTimeColumn)
+		if shiftDays > 0 {
+			e = fmt.Sprintf("%s - INTERVAL %d DAY", e, shiftDays)
+		}
+		out = append(out, e)
 	}
 	return out
 }

@@ -98,17 +98,17 @@ func columnDefs(t *schema.Table, withKey bool) string {
 // the row groups outside it instead of computing every row's time.
 const EventTimeColumn = "_event_time"
 
-// hasEventTime reports whether t stores EventTimeColumn: every table but the snapshot tables, whose event time is
+// StoresEventTime reports whether t stores EventTimeColumn: every table but the snapshot tables, whose event time is
 // TimeGenerated itself.
-func hasEventTime(t *schema.Table) bool {
+func StoresEventTime(t *schema.Table) bool {
 	return t.EventTime != "" && t.EventTime != "TimeGenerated" && !schema.IsSnapshot(t.Name)
 }
 
-// timeKeyed reports whether t's natural key holds its event time. Such a table has no PRIMARY KEY index (DuckDB
+// TimeKeyed reports whether t's natural key holds its event time. Such a table has no PRIMARY KEY index (DuckDB
 // keeps that index in memory, about 300 bytes per row: 35 GB for a month of a 10,000-mailbox gateway); a write
 // looks for its keys only among the stored rows whose event time lies within the batch's, which equal keys share.
-func timeKeyed(t *schema.Table) bool {
-	return hasEventTime(t) && slices.Contains(t.Key, t.EventTime)
+func TimeKeyed(t *schema.Table) bool {
+	return StoresEventTime(t) && slices.Contains(t.Key, t.EventTime)
 }
 
 // eventTimeExpr is the SQL computing EventTimeColumn from t's columns, qualified by q ("" or an alias and a dot):
@@ -127,10 +127,10 @@ func eventTimeExpr(t *schema.Table, q string) string {
 // a PRIMARY KEY on the natural key unless the table is time-keyed.
 func createTableSQL(t *schema.Table) string {
 	defs := columnDefs(t, true)
-	if hasEventTime(t) {
+	if StoresEventTime(t) {
 		defs += ", " + ident(EventTimeColumn) + " TIMESTAMP"
 	}
-	if !timeKeyed(t) {
+	if !TimeKeyed(t) {
 		defs += fmt.Sprintf(", PRIMARY KEY (%s)", identList(t.Key))
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (%s)", ident(t.Name), defs)
@@ -276,7 +276,7 @@ func (d *DB) migrate(ctx context.Context) error {
 // EventTimeColumn, and rebuilds a time-keyed table that still has its PRIMARY KEY index without it (DuckDB cannot
 // drop a constraint), in event-time order. Each step runs in one transaction.
 func (d *DB) upgradeTable(ctx context.Context, c *sql.Conn, t *schema.Table) error {
-	if !hasEventTime(t) {
+	if !StoresEventTime(t) {
 		return nil
 	}
 	var hasCol, hasKey bool
@@ -289,7 +289,7 @@ func (d *DB) upgradeTable(ctx context.Context, c *sql.Conn, t *schema.Table) err
 	}
 	var stmts []string
 	switch {
-	case timeKeyed(t) && hasKey:
+	case TimeKeyed(t) && hasKey:
 		tmp := ident(t.Name + "__rebuild")
 		cols := identList(columnNames(t))
 		stmts = []string{
@@ -310,7 +310,7 @@ func (d *DB) upgradeTable(ctx context.Context, c *sql.Conn, t *schema.Table) err
 	if err := execTx(ctx, c, stmts); err != nil {
 		return fmt.Errorf("duckdb: upgrade %s: %w", t.Name, err)
 	}
-	d.log.Info("duckdb table upgraded", "table", t.Name, "rebuilt_without_key_index", timeKeyed(t) && hasKey)
+	d.log.Info("duckdb table upgraded", "table", t.Name, "rebuilt_without_key_index", TimeKeyed(t) && hasKey)
 	return nil
 }
 

@@ -4,7 +4,7 @@
 // Every schema.Table becomes a table of the same name. Column types map as string→VARCHAR, datetime→TIMESTAMP,
 // real→DOUBLE, bool→BOOLEAN and dynamic→JSON. TIMESTAMP has no zone: every time is stored as UTC and read back as
 // a time.Time in UTC. WriteRows is idempotent on each table's natural key (schema.Table.Key): a table whose key
-// holds its event time looks for stored keys within the batch's event times (see timeKeyed); the others have a
+// holds its event time looks for stored keys within the batch's event times (see TimeKeyed); the others have a
 // PRIMARY KEY on it. Event tables also store their event time (EventTimeColumn) and maintain the dashboards'
 // rollups (internal/rollup) in the transaction of each write.
 //

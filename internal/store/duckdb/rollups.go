@@ -196,3 +196,28 @@ func (d *DB) RebuildRollups(ctx context.Context, progress func(table string, row
 	}
 	return nil
 }
+
+// RefreshEventTimes recomputes EventTimeColumn of every row of a table from the row's columns, after rows were
+// changed around WriteRows (bulk SQL). Rollups are not recounted: call RebuildRollups afterwards.
+func (d *DB) RefreshEventTimes(ctx context.Context, table string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return err
+	}
+	for _, t := range d.tables {
+		if t.Name != table {
+			continue
+		}
+		if !StoresEventTime(t) {
+			return fmt.Errorf("duckdb: %s has no %s column", table, EventTimeColumn)
+		}
+		_, err := c.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s", ident(t.Name), ident(EventTimeColumn), eventTimeExpr(t, "")))
+		if err != nil {
+			return fmt.Errorf("duckdb: refresh event times of %s: %w", table, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("duckdb: no table %s", table)
+}

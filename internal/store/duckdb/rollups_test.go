@@ -42,15 +42,15 @@ func gatewayRows(rng *rand.Rand, n int, base time.Time) []schema.Row {
 		rows[i] = rowOf(&schema.SegCg, at, map[string]any{
 			"timestamp": float64(at.UnixMilli()), "accountId": "C1", "aggregateId": fmt.Sprintf("a%d", i),
 			"processingId": fmt.Sprintf("p%d", i), "messageId": fmt.Sprintf("<m%d@x>", i),
-			"Logtype":     pick(rng, "email_receipt", "email_delivery", "email_process", "email_spam", "email_av"),
-			"action":      pick(rng, "Acc", "acc", "Rej", "Bnc", ""), "direction": pick(rng, "Inbound", "outbound", "Internal"),
-			"delivered":   pick(rng, "true", "false", "True", ""), "tlsUsed": pick(rng, "Yes", "No", ""),
-			"tlsVersion":  pick(rng, "TLSv1.2", "TLSv1.3", ""), "tlsCipher": pick(rng, "TLS_AES_256_GCM_SHA384", ""),
+			"Logtype": pick(rng, "email_receipt", "email_delivery", "email_process", "email_spam", "email_av"),
+			"action":  pick(rng, "Acc", "acc", "Rej", "Bnc", ""), "direction": pick(rng, "Inbound", "outbound", "Internal"),
+			"delivered": pick(rng, "true", "false", "True", ""), "tlsUsed": pick(rng, "Yes", "No", ""),
+			"tlsVersion": pick(rng, "TLSv1.2", "TLSv1.3", ""), "tlsCipher": pick(rng, "TLS_AES_256_GCM_SHA384", ""),
 			"rejectionType": pick(rng, "", "Virus Signature Detection", "Spam"), "holdReason": pick(rng, "", "Spm"),
-			"route":     pick(rng, "Inbound", "Outbound"), "spamInfo": pick(rng, "", "[]", `["x"]`, `{"a":1}`),
+			"route": pick(rng, "Inbound", "Outbound"), "spamInfo": pick(rng, "", "[]", `["x"]`, `{"a":1}`),
 			"virusFound": pick(rng, "", "Eicar"), "senderIp": pick(rng, "192.0.2.1", "198.51.100.7", ""),
-			"destinationIp": pick(rng, "203.0.113.9", ""),
-			"recipients":    pick(rng, "a@corp.example", "b@Other.example", "c@corp.example"),
+			"destinationIp":  pick(rng, "203.0.113.9", ""),
+			"recipients":     pick(rng, "a@corp.example", "b@Other.example", "c@corp.example"),
 			"senderEnvelope": pick(rng, "x@ext.example", "y@EXT.example", "z@corp.example", ""),
 		})
 	}
@@ -193,10 +193,10 @@ func TestRollupSourceMatchesView(t *testing.T) {
 	base := fillRollupStore(t, d, 3)
 	rng := rand.New(rand.NewPCG(9, 9))
 	windows := [][2]time.Time{
-		{base.Add(-time.Hour), base.Add(80 * time.Hour)},                 // everything, whole days inside
-		{base.Add(5 * time.Minute), base.Add(10 * time.Minute)},          // inside one hour
+		{base.Add(-time.Hour), base.Add(80 * time.Hour)},                  // everything, whole days inside
+		{base.Add(5 * time.Minute), base.Add(10 * time.Minute)},           // inside one hour
 		{base.Add(43 * time.Minute), base.Add(2*time.Hour + time.Minute)}, // partial hours both ends
-		{base.Add(-17 * time.Hour), base.Add(-16 * time.Hour)},           // nothing
+		{base.Add(-17 * time.Hour), base.Add(-16 * time.Hour)},            // nothing
 	}
 	for range 6 {
 		from := base.Add(time.Duration(rng.Int64N(int64(72 * time.Hour))))
@@ -234,11 +234,11 @@ func TestTimeKeyedTablesHaveNoKeyIndex(t *testing.T) {
 		keyed[r[0].(string)] = true
 	}
 	for _, tab := range schema.Tables() {
-		if keyed[tab.Name] == timeKeyed(tab) {
-			t.Errorf("%s: primary key index %v, time-keyed %v", tab.Name, keyed[tab.Name], timeKeyed(tab))
+		if keyed[tab.Name] == TimeKeyed(tab) {
+			t.Errorf("%s: primary key index %v, time-keyed %v", tab.Name, keyed[tab.Name], TimeKeyed(tab))
 		}
 	}
-	if !timeKeyed(&schema.SegCg) || !timeKeyed(&schema.CloudIntegrated) || timeKeyed(&schema.Audit) {
+	if !TimeKeyed(&schema.SegCg) || !TimeKeyed(&schema.CloudIntegrated) || TimeKeyed(&schema.Audit) {
 		t.Error("the gateway and Cloud Integrated tables must be time-keyed, Audit_CL not")
 	}
 	// Same key, written apart in time and in other batches: stored once.

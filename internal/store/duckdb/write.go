@@ -531,7 +531,7 @@ func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batc
 	}
 	cond := strings.Join(keys, " AND ")
 	var args []any
-	if timeKeyed(t) {
+	if TimeKeyed(t) {
 		var lo, hi sql.NullTime
 		ev := eventTimeExpr(t, "")
 		if err := c.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s), max(%s) FROM %s", ev, ev, stage)).Scan(&lo, &hi); err != nil {
@@ -545,7 +545,7 @@ func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batc
 	for _, col := range t.Columns {
 		sel = append(sel, stageColumn(col, "s.")+" AS "+ident(col.Name))
 	}
-	if hasEventTime(t) {
+	if StoresEventTime(t) {
 		cols += ", " + ident(EventTimeColumn)
 		sel = append(sel, eventTimeExpr(t, "s.")+" AS "+ident(EventTimeColumn))
 	}
