@@ -330,28 +330,22 @@ func execTx(ctx context.Context, c *sql.Conn, stmts []string, args ...any) error
 	})
 }
 
-func (d *DB) apply(ctx context.Context, c *sql.Conn, m migration) (err error) {
-	tx, err := c.BeginTx(ctx, nil)
-	if err != nil {
+func (d *DB) apply(ctx context.Context, c *sql.Conn, m migration) error {
+	err := inTx(ctx, c, func(tx *sql.Tx) error {
+		for _, s := range m.stmts {
+			if _, err := tx.ExecContext(ctx, s); err != nil {
+				return fmt.Errorf("duckdb: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?)`, m.version, m.name, d.now().UTC()); err != nil {
+			return fmt.Errorf("duckdb: migration %d: record: %w", m.version, err)
+		}
+		return nil
+	})
+	if err != nil && !strings.HasPrefix(err.Error(), "duckdb: migration") {
 		return fmt.Errorf("duckdb: migration %d: %w", m.version, err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	for _, s := range m.stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("duckdb: migration %d (%s): %w", m.version, m.name, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?)`, m.version, m.name, d.now().UTC()); err != nil {
-		return fmt.Errorf("duckdb: migration %d: record: %w", m.version, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("duckdb: migration %d: commit: %w", m.version, err)
-	}
-	return nil
+	return err
 }
 
 // addMissingColumns adds columns a table definition has gained since the stored table was created.
