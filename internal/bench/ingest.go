@@ -58,8 +58,8 @@ type IngestResult struct {
 	RawBytes        int64 `json:"raw_bytes"`
 	// Castwatch streams, decompresses, decodes (schema.SegCg.Decode) and stores (WriteRows) the rows.
 	Castwatch Rate `json:"castwatch"`
-	// Peer is DuckDB's INSERT OR IGNORE … SELECT … FROM read_json over the same files into a table of the same
-	// shape (same columns, types and primary key).
+	// Peer is DuckDB's INSERT … SELECT DISTINCT ON (key) … FROM read_json over the same files into a table of the same
+	// shape (same columns and types; castwatch also stores each row's event time and its rollup counts).
 	Peer    Rate   `json:"peer"`
 	PeerSQL string `json:"peer_sql"`
 	// Ratio is castwatch's rate over the peer's (above 1: castwatch is faster).
@@ -344,7 +344,8 @@ func ingestFile(ctx context.Context, path string, t *schema.Table, ingested time
 	}
 }
 
-// peerInsertSQL is the peer's load: one INSERT OR IGNORE … SELECT over read_json of every file, with the columns
+// peerInsertSQL is the peer's load into the empty table: one INSERT … SELECT DISTINCT ON (natural key) over
+// read_json of every file (a repeated record is stored once, as castwatch stores it), with the columns
 // given (no type sampling) and the same derivations castwatch's decoder makes: Logtype from type, offset and
 // partition from _offset and _partition, "" for absent key strings.
 func peerInsertSQL(glob string, ingested time.Time) string {
@@ -400,10 +401,15 @@ func peerInsertSQL(glob string, ingested time.Time) string {
 		if key[c.Name] && c.Type == schema.String && c.Name != "tenant" {
 			e = fmt.Sprintf("coalesce(%s, '')", e)
 		}
-		exprs = append(exprs, e)
+		exprs = append(exprs, e+" AS "+sqlIdent(c.Name))
 	}
-	return fmt.Sprintf("INSERT OR IGNORE INTO %s (%s) SELECT %s FROM read_json(%s, format = 'newline_delimited', columns = {%s})",
-		sqlIdent(t.Name), strings.Join(cols, ", "), strings.Join(exprs, ", "), sqlString(glob), strings.Join(jsonCols, ", "))
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = sqlIdent(k)
+	}
+	return fmt.Sprintf("INSERT INTO %s (%s) SELECT DISTINCT ON (%s) * FROM (SELECT %s FROM read_json(%s, format = 'newline_delimited', columns = {%s}))",
+		sqlIdent(t.Name), strings.Join(cols, ", "), strings.Join(keys, ", "), strings.Join(exprs, ", "), sqlString(glob),
+		strings.Join(jsonCols, ", "))
 }
 
 // fingerprint returns the rows of Seg_Cg_CL and, per column, a hash of its values over all rows.

@@ -1,13 +1,15 @@
 package web
 
 // The Mimecast Audit workbook (spec sentinel-solution §5.1) over the MimecastAudit view. Every panel counts the
-// events whose "Event Time" falls in the window. Audit volumes are small (a few thousand events a day for a
-// 10,000-mailbox tenant), so the panels read the view directly; "Source IP" and "Application" are regular
-// expressions over Event Info, which DuckDB evaluates only for the panels that select them.
+// events whose "Event Time" falls in the window. "Source IP" and "Application" are regular expressions over
+// Event Info, so the counts read the Audit rollup (internal/rollup: category, type and application per hour)
+// and the event tables read the view over the newest part of the window only (Panel.Newest).
 
 import (
 	"sort"
 	"strings"
+
+	"github.com/castwatch/castwatch/internal/rollup"
 )
 
 // auditCategoryLabels are the workbook's series labels for the audit categories (its spelling "Mimecast Acess"
@@ -56,8 +58,7 @@ func auditDashboard() *Dashboard {
 		Query: func(p Params) (string, []any) {
 			var a Args
 			return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", ` + auditCategoryLabel() + ` AS "Category",
-  count(*) AS "Count"
-FROM "MimecastAudit" WHERE ` + p.Window(&a, `"Event Time"`) + `
+  ` + rollupCount + ` AS "Count"` + p.RollupFrom(&a, rollup.Audit) + `
 GROUP BY 1, 2`, a
 		},
 	}, {
@@ -72,6 +73,7 @@ GROUP BY 1, 2`, a
 FROM "MimecastAudit" WHERE ` + a.Equals(`"Audit Type"`, p.Get("auditType")) + ` AND ` + p.Window(&a, `"Event Time"`) + `
 ORDER BY "Event Time" DESC, "Id"`, a
 		},
+		Newest: auditNewest(func(p Params) string { return p.Get("auditType") }),
 	}}
 	for _, c := range []struct{ id, title, category string }{
 		{"account", "Account Events", "account_logs"},
@@ -88,16 +90,16 @@ ORDER BY "Event Time" DESC, "Id"`, a
 		ID: "logins-by-app", Title: "Successful Logins by Application", Kind: KindPie,
 		Query: func(p Params) (string, []any) {
 			var a Args
-			return `SELECT "Application", count(*) AS "Count"
-FROM "MimecastAudit" WHERE ` + a.Equals(`"Audit Type"`, auditLoggedOn) + ` AND "Application" <> '' AND ` +
-				p.Window(&a, `"Event Time"`) + `
+			return `SELECT "Application", ` + rollupCount + ` AS "Count"` + p.RollupFrom(&a, rollup.Audit) + `
+WHERE ` + a.Equals(`"Audit Type"`, auditLoggedOn) + ` AND "Application" <> ''
 GROUP BY 1`, a
 		},
 	},
 		auditLoginTable("successful-logins", "Successful Logins by User, App and Source IP", auditLoggedOn, "Successful Logins",
-			`"Event Time" DESC, "User"`),
+			`"Event Time" DESC, "User"`, true),
+		// Ordered by user first: the whole window is needed.
 		auditLoginTable("failed-logins", "Failed Logins by User, App and Source IP", auditLogonFailed, "Failed Login",
-			`"User", "Event Time" DESC`),
+			`"User", "Event Time" DESC`, false),
 	)
 	return &Dashboard{ID: "audit", Title: "Mimecast Audit",
 		Description: "Audit and authentication events by category and type, and successful and failed logins.",
@@ -108,23 +110,36 @@ GROUP BY 1`, a
 func auditTypeCounts(category string) func(p Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		where := p.Window(&a, `"Event Time"`)
+		q := `SELECT "Audit Type", ` + rollupCount + ` AS "Count"` + p.RollupFrom(&a, rollup.Audit)
 		if category != "" {
-			where = a.Equals(`"Category"`, category) + " AND " + where
+			q += ` WHERE ` + a.Equals(`"Category"`, category)
 		}
-		return `SELECT "Audit Type", count(*) AS "Count" FROM "MimecastAudit" WHERE ` + where + ` GROUP BY 1`, a
+		return q + ` GROUP BY 1`, a
 	}
+}
+
+// auditNewest narrows a table of the events of one Audit Type (a dimension of the Audit rollup, which therefore
+// counts exactly the table's events).
+func auditNewest(auditType func(p Params) string) *Newest {
+	return &Newest{Rollup: rollup.Audit, Where: func(p Params, a *Args) string {
+		return a.Equals(`"Audit Type"`, auditType(p))
+	}}
 }
 
 // auditLoginTable counts logins of one audit type by user, application, source IP and time. The workbook also
 // requires Source IP != "unknown"; the view already turns anything that is not an address into "", so that
-// filter has nothing left to remove and a login without an address still counts.
-func auditLoginTable(id, title, auditType, countLabel, order string) Panel {
-	return Panel{ID: id, Title: title, Kind: KindTable, Wide: true,
+// filter has nothing left to remove and a login without an address still counts. newest says order starts with
+// "Event Time" DESC, so the table reads only the newest part of the window (Panel.Newest).
+func auditLoginTable(id, title, auditType, countLabel, order string, newest bool) Panel {
+	pn := Panel{ID: id, Title: title, Kind: KindTable, Wide: true,
 		Query: func(p Params) (string, []any) {
 			var a Args
 			return `SELECT "User", "Application", "Source IP", "Event Time", count(*) AS ` + quoteIdent(countLabel) + `
 FROM "MimecastAudit" WHERE ` + a.Equals(`"Audit Type"`, auditType) + ` AND ` + p.Window(&a, `"Event Time"`) + `
 GROUP BY ALL ORDER BY ` + order, a
 		}}
+	if newest {
+		pn.Newest = auditNewest(func(Params) string { return auditType })
+	}
+	return pn
 }

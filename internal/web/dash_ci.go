@@ -1,7 +1,10 @@
 package web
 
 // The Mimecast Cloud Integrated workbook (spec sentinel-solution §5.3) over the MimecastCloudIntegrated view.
-// Every panel counts the records whose "Event Time" falls in the window.
+// Every panel counts the records whose "Event Time" falls in the window. Counts and charts read the Cloud
+// Integrated rollups (internal/rollup: CI per type, tags, threat and first policy; CIAddresses, CISenders,
+// CIRecipients); the e-mail tables read the view, over the newest part of the window (Panel.Newest), filtered
+// by the same expressions the rollup's dimensions hold.
 //
 // Translations of the workbook's KQL:
 //   - `Tags contains "MALWARE"` (case-insensitive) is contains(lower(Tags), lower(tag)).
@@ -15,6 +18,8 @@ package web
 import (
 	"slices"
 	"strings"
+
+	"github.com/castwatch/castwatch/internal/rollup"
 )
 
 // CI parameters set by drill-down clicks.
@@ -35,12 +40,6 @@ var ciTags = []struct{ id, tag, title string }{
 	{"spam-tags", "SPAM", "Spam Tags Count"},
 }
 
-// ciPolicyField is the first policy's field of Policies Applied, `_` shown as space.
-func ciPolicyField(field string) string {
-	return `replace(trim(coalesce(CASE WHEN json_valid("Policies Applied") THEN json_extract_string("Policies Applied", '$[0].` +
-		field + `') END, '')), '_', ' ')`
-}
-
 // ciSpaced shows a column with `_` as spaces.
 func ciSpaced(col string) string { return `replace(` + col + `, '_', ' ')` }
 
@@ -49,37 +48,69 @@ func ciCleanList(col string) string {
 	return `trim(replace(replace(` + col + `, '"', ''), ',', ', '), '[]')`
 }
 
-// ciFrom is the FROM/WHERE head of every CI query.
+// ciFrom is the FROM/WHERE head of every query over the view.
 func ciFrom(p Params, a *Args) string {
 	return ` FROM "MimecastCloudIntegrated" WHERE ` + p.Window(a, `"Event Time"`)
 }
 
-// ciCount counts records by one label expression, leaving out empty labels.
-func ciCount(label, alias, where string) func(p Params) (string, []any) {
+// ciRollupFrom is the FROM/WHERE head of a count over a Cloud Integrated rollup; conditions follow as AND ….
+func ciRollupFrom(p Params, a *Args, name string) string {
+	return p.RollupFrom(a, name) + ` WHERE TRUE`
+}
+
+// ciCount counts the records of a rollup by one label expression over its dimensions, leaving out empty labels.
+func ciCount(name, label, alias, where string) func(p Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT ` + label + ` AS ` + quoteIdent(alias) + `, count(*) AS "Count"` + ciFrom(p, &a) + where +
-			` AND ` + label + ` <> '' GROUP BY 1 ORDER BY 2 DESC, 1`, a
+		return `SELECT ` + label + ` AS ` + quoteIdent(alias) + `, ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, name) +
+			where + ` AND ` + label + ` <> '' GROUP BY 1 ORDER BY 2 DESC, 1`, a
 	}
 }
 
-// ciEmails is a drill-down details table of e-mails matching label expressions equal to parameters.
-func ciEmails(id, title string, cond map[string]string) Panel {
-	needs := make([]string, 0, len(cond))
-	for param := range cond {
-		needs = append(needs, param)
+// ciFilter compares a parameter with an expression over the view (view) and the same value as a dimension of
+// the CI rollup (dim).
+type ciFilter struct{ param, view, dim string }
+
+// The drill-down filters: first policy action and mode, threat type and state, subtype.
+var (
+	ciActionFilter  = ciFilter{ciAction, rollup.PolicyField("action"), `"Policy Action"`}
+	ciModeFilter    = ciFilter{ciMode, rollup.PolicyField("mode"), `"Policy Mode"`}
+	ciThreatFilter  = ciFilter{ciThreatType, ciSpaced(`"Threat Type"`), ciSpaced(`"Threat Type"`)}
+	ciStateFilter   = ciFilter{ciThreatState, `"Threat State"`, `"Threat State"`}
+	ciSubtypeFilter = ciFilter{ciSubtype, ciSpaced(`"Subtype"`), ciSpaced(`"Subtype"`)}
+)
+
+// ciFilters returns ` AND col = $i …` for each filter, over the view (dim false) or the CI rollup.
+func ciFilters(p Params, a *Args, filters []ciFilter, dim bool) string {
+	var b strings.Builder
+	for _, f := range filters {
+		col := f.view
+		if dim {
+			col = f.dim
+		}
+		b.WriteString(` AND ` + a.Equals(col, p.Get(f.param)))
+	}
+	return b.String()
+}
+
+// ciEmails is a drill-down details table of e-mails whose filter expressions equal parameters, newest first.
+func ciEmails(id, title string, filters ...ciFilter) Panel {
+	needs := make([]string, len(filters))
+	for i, f := range filters {
+		needs[i] = f.param
 	}
 	slices.Sort(needs)
 	return Panel{ID: id, Title: title, Kind: KindTable, Wide: true, Needs: needs,
 		Query: func(p Params) (string, []any) {
 			var a Args
-			where := ciFrom(p, &a)
-			for _, param := range needs {
-				where += ` AND ` + a.Equals(cond[param], p.Get(param))
-			}
+			where := ciFrom(p, &a) + ciFilters(p, &a, filters, false)
 			return `SELECT "Event Time", "Sender Envelope" AS "Sender", ` + ciCleanList(`"Recipients"`) + ` AS "Recipients",
   "Subject", "Threat State", "Threat Type"` + where + ` ORDER BY "Event Time" DESC, "Processing ID"`, a
-		}}
+		},
+		// The dimensions hold the filter expressions' values, so the CI rollup counts exactly the table's records.
+		Newest: &Newest{Rollup: rollup.CI, Where: func(p Params, a *Args) string {
+			return `TRUE` + ciFilters(p, a, filters, true)
+		}}}
 }
 
 // ciDashboard is the Mimecast Cloud Integrated workbook.
@@ -91,7 +122,8 @@ func ciDashboard() *Dashboard {
 		panels = append(panels, Panel{ID: t.id, Title: t.title, Kind: KindTile, Drill: &Drill{Param: ciTag, Value: t.tag},
 			Note: "Click for the details", Query: func(p Params) (string, []any) {
 				var a Args
-				return `SELECT count(*) AS "Count"` + ciFrom(p, &a) + ` AND contains(lower("Tags"), ` + a.Add(strings.ToLower(t.tag)) + `)`, a
+				return `SELECT coalesce(` + rollupCount + `, 0) AS "Count"` + ciRollupFrom(p, &a, rollup.CI) + ` AND ` +
+					ciTagCond(&a, t.tag), a
 			}})
 	}
 	panels = append(panels, Panel{
@@ -102,72 +134,64 @@ func ciDashboard() *Dashboard {
 				ciCleanList(`"Tags"`) + ` AS "Tags", "Policies Applied", "Account ID", "Aggregate ID", "Processing ID",
   trim("Message ID", '<>') AS "Message ID", "Threat State", "Threat Type", "Event Time", ` + ciCleanList(`"Attachments"`) +
 				` AS "Attachments", "Subject", "Source", "Direction", "Sender Header", "Historical Mail", "Type", "Subtype"` +
-				ciFrom(p, &a) + ` AND contains(lower("Tags"), lower(` + a.Add(p.Get(ciTag)) + `))
+				ciFrom(p, &a) + ` AND ` + ciTagCond(&a, p.Get(ciTag)) + `
 ORDER BY "Event Time" DESC, "Processing ID"`, a
 		},
+		// Tags is a dimension of the CI rollup, which therefore counts exactly the table's records.
+		Newest: &Newest{Rollup: rollup.CI, Where: func(p Params, a *Args) string { return ciTagCond(a, p.Get(ciTag)) }},
 	}, Panel{
 		ID: "traffic-by-route", Title: "Email Traffic by Route", Kind: KindTimeseries, Wide: true,
 		Query: func(p Params) (string, []any) {
 			var a Args
-			return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", "Direction", count(*) AS "Count"` +
-				ciFrom(p, &a) + ` AND "Direction" <> '' GROUP BY 1, 2`, a
+			return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", "Direction", ` + rollupCount +
+				` AS "Count"` + ciRollupFrom(p, &a, rollup.CI) + ` AND "Direction" <> '' GROUP BY 1, 2`, a
 		},
 	}, Panel{
 		ID: "policy-actions", Title: "Types of Policy Action", Kind: KindBar, Drill: &Drill{Param: ciAction},
-		Query: ciCount(ciPolicyField("action"), "Action", ""),
+		Query: ciCount(rollup.CI, ciActionFilter.dim, "Action", ""),
 	}, Panel{
 		ID: "policy-modes", Title: "Policy Mode for Action: {action}", Kind: KindPie, Needs: []string{ciAction},
 		Drill: &Drill{Param: ciMode},
 		Query: func(p Params) (string, []any) {
 			var a Args
-			return `SELECT ` + ciPolicyField("mode") + ` AS "Mode", count(*) AS "Count"` + ciFrom(p, &a) + ` AND ` +
-				a.Equals(ciPolicyField("action"), p.Get(ciAction)) + ` GROUP BY 1`, a
+			return `SELECT ` + ciModeFilter.dim + ` AS "Mode", ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, rollup.CI) +
+				ciFilters(p, &a, []ciFilter{ciActionFilter}, true) + ` GROUP BY 1`, a
 		},
 	}, ciEmails("policy-emails", "Details of Emails for Policy Mode: {mode} and Policy Action: {action}",
-		map[string]string{ciAction: ciPolicyField("action"), ciMode: ciPolicyField("mode")}),
+		ciActionFilter, ciModeFilter),
 		Panel{
 			ID: "threat-types", Title: "Threat Detection", Kind: KindBar, Drill: &Drill{Param: ciThreatType},
-			Query: ciCount(ciSpaced(`"Threat Type"`), "Threat Type", ""),
+			Query: ciCount(rollup.CI, ciThreatFilter.dim, "Threat Type", ""),
 		}, Panel{
 			ID: "threat-states", Title: "Threat State for Type: {threatType}", Kind: KindPie, Needs: []string{ciThreatType},
 			Drill: &Drill{Param: ciThreatState},
 			Query: func(p Params) (string, []any) {
 				var a Args
-				return `SELECT "Threat State", count(*) AS "Count"` + ciFrom(p, &a) + ` AND ` +
-					a.Equals(ciSpaced(`"Threat Type"`), p.Get(ciThreatType)) + ` GROUP BY 1`, a
+				return `SELECT "Threat State", ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, rollup.CI) +
+					ciFilters(p, &a, []ciFilter{ciThreatFilter}, true) + ` GROUP BY 1`, a
 			},
 		}, ciEmails("threat-emails", "Details of Emails for Threat State: {threatState} and Threat Type: {threatType}",
-			map[string]string{ciThreatType: ciSpaced(`"Threat Type"`), ciThreatState: `"Threat State"`}),
+			ciThreatFilter, ciStateFilter),
 		Panel{
 			ID: "by-country", Title: "Messages Sent by Country", Kind: KindMap, Wide: true, Note: "Sender IP located with GeoIP",
-			Query: func(p Params) (string, []any) {
-				var a Args
-				return `SELECT "Sender IP", count(*) AS "Count"` + ciFrom(p, &a) + ` GROUP BY 1`, a
-			},
+			Query: ciByIP(""),
 		}, Panel{
 			ID: "inbound-origin", Title: "Top 10 Inbound Email Detections by Origin", Kind: KindPie, ByCountry: true,
-			Query: func(p Params) (string, []any) {
-				var a Args
-				return `SELECT "Sender IP", count(*) AS "Count"` + ciFrom(p, &a) + ` AND "Direction" = 'INBOUND' GROUP BY 1`, a
-			},
+			Query: ciByIP(` AND "Direction" = 'INBOUND'`),
 		}, Panel{
 			ID: "sender-domains", Title: "Top 10 Sender Domains", Kind: KindPie,
-			Query: ciCount(`split_part("Sender Envelope", '@', 2)`, "Sender Domain", ""),
+			Query: ciCount(rollup.CISenders, `split_part("Sender Envelope", '@', 2)`, "Sender Domain", ""),
 		}, Panel{
 			ID: "sub-types", Title: "Threat Sub Types", Kind: KindPie, Drill: &Drill{Param: ciSubtype},
-			Query: ciCount(ciSpaced(`"Subtype"`), "Subtype", ""),
-		}, ciEmails("subtype-emails", "Details of Emails for Sub Type: {subtype}", map[string]string{ciSubtype: ciSpaced(`"Subtype"`)}),
+			Query: ciCount(rollup.CI, ciSubtypeFilter.dim, "Subtype", ""),
+		}, ciEmails("subtype-emails", "Details of Emails for Sub Type: {subtype}", ciSubtypeFilter),
 		Panel{
 			ID: "senders", Title: "Top 10 Senders", Kind: KindPie,
-			Query: ciCount(`"Sender Envelope"`, "Sender", ` AND contains("Sender Envelope", '@')`),
+			Query: ciCount(rollup.CISenders, `"Sender Envelope"`, "Sender", ` AND contains("Sender Envelope", '@')`),
 		}, Panel{
+			// CIRecipients holds one row per element of the Recipients JSON list (the list itself when not JSON).
 			ID: "receivers", Title: "Top 10 Receivers", Kind: KindPie,
-			Query: func(p Params) (string, []any) {
-				var a Args
-				return `SELECT r AS "Recipient", count(*) AS "Count" FROM (SELECT unnest(CASE
-    WHEN json_valid("Recipients") AND json_type("Recipients") = 'ARRAY' THEN json_extract_string("Recipients", '$[*]')
-    ELSE ["Recipients"] END) AS r` + ciFrom(p, &a) + `) WHERE r <> '' GROUP BY 1`, a
-			},
+			Query: ciCount(rollup.CIRecipients, `"Recipient"`, "Recipient", ""),
 		},
 		ciTypeTable("url-protect", "Url Protect Overview", "urlclick"),
 		ciTypeTable("entities", "Entities Overview", "entities"),
@@ -182,7 +206,7 @@ ORDER BY "Event Time" DESC, "Processing ID"`, a
 		}}}}
 }
 
-// ciTypeTable lists the records of one Type.
+// ciTypeTable lists the records of one Type, newest first.
 func ciTypeTable(id, title, typ string) Panel {
 	return Panel{ID: id, Title: title, Kind: KindTable, Wide: true, Query: func(p Params) (string, []any) {
 		var a Args
@@ -190,5 +214,21 @@ func ciTypeTable(id, title, typ string) Panel {
   "Subject", "Direction", "Sender IP", "Threat Type", "Threat State", "Aggregate ID", "Processing ID",
   trim("Message ID", '<>') AS "Message ID"` + ciFrom(p, &a) + ` AND ` + a.Equals(`"Type"`, typ) + `
 ORDER BY "Event Time" DESC, "Processing ID"`, a
-	}}
+	},
+		// Type is a dimension of the CI rollup, which therefore counts exactly the table's records.
+		Newest: &Newest{Rollup: rollup.CI, Where: func(_ Params, a *Args) string { return a.Equals(`"Type"`, typ) }}}
+}
+
+// ciTagCond is the tag filter (case-insensitive contains over Tags), over the view or the CI rollup.
+func ciTagCond(a *Args, tag string) string {
+	return `contains(lower("Tags"), ` + a.Add(strings.ToLower(tag)) + `)`
+}
+
+// ciByIP counts the records per sender IP (CIAddresses), with extra conditions over its dimensions.
+func ciByIP(where string) func(p Params) (string, []any) {
+	return func(p Params) (string, []any) {
+		var a Args
+		return `SELECT "Sender IP", ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, rollup.CIAddresses) + where +
+			` GROUP BY 1`, a
+	}
 }

@@ -2,7 +2,10 @@ package web
 
 // The Mimecast Secure Email Gateway workbook (spec sentinel-solution §5.4): nine tabs over the MimecastCG view
 // (Cloud Gateway SIEM records, one "Type" per kind: email_receipt, email_process, email_delivery, …) and the
-// MimecastDLP view. Every panel counts the records whose "Event Time" falls in the window.
+// MimecastDLP view. Every panel counts the records whose "Event Time" falls in the window. Counts and charts read
+// the MimecastCG rollups (internal/rollup: SEG, SEGAddresses for the maps, SEGNoTLS for the domains not using TLS),
+// whose dimensions keep the view's column names and values, so the record filters below read the same over a
+// rollup and over the view; the message tables read the view, over the newest part of the window (Panel.Newest).
 //
 // Translations of the workbook's KQL, and the workbook bugs fixed (spec §7):
 //   - `Action in~ ("Acc","RTY")` and the like compare lower("Action"); Direction, Delivered and TLS Used are
@@ -15,6 +18,8 @@ package web
 //   - The Rejections, Delivery Failures and Held grids show the trend over the window in the time-chart step
 //     (hour up to 3 days, else day) instead of from the first event ever seen.
 //   - Top-10 bars and the TLS charts show an empty TLS Version or Cipher as "None".
+
+import "github.com/castwatch/castwatch/internal/rollup"
 
 // SEG tab parameters set by tile clicks.
 const (
@@ -34,7 +39,9 @@ const (
 	segJournal   = "email_journal"
 )
 
-// Record filters (constant SQL over MimecastCG columns).
+// Record filters (constant SQL over MimecastCG columns, which are also dimensions of the SEG rollup). The rollup
+// keeps of "Spam Info" and "Virus Found" only whether they are empty (any other value becomes '*'), which is all
+// segSpamInfo and the virus table's filter ask.
 const (
 	segAccepted  = `lower("Action") IN ('acc', 'rty')`
 	segRejected  = `lower("Action") IN ('rej', 'bnc')`
@@ -73,9 +80,23 @@ const (
 // segColumnsOf are the detail columns of each record type a tile counts.
 var segColumnsOf = map[string]string{segReceipt: segReceiptCols, segDelivery: segDeliveryCols, segProcess: segProcessCols}
 
+// segTypeCond is the filter of one record type and a constant condition, over the view or a rollup.
+func segTypeCond(a *Args, typ, cond string) string { return `"Type" = ` + a.Add(typ) + ` AND ` + cond }
+
 // segFrom is the FROM/WHERE head of a MimecastCG query: one record type, a constant filter and the window.
 func segFrom(p Params, a *Args, typ, cond string) string {
-	return ` FROM "MimecastCG" WHERE "Type" = ` + a.Add(typ) + ` AND ` + cond + ` AND ` + p.Window(a, `"Event Time"`)
+	return ` FROM "MimecastCG" WHERE ` + segTypeCond(a, typ, cond) + ` AND ` + p.Window(a, `"Event Time"`)
+}
+
+// segRollupFrom is the FROM/WHERE head of a count over a MimecastCG rollup: one record type and a constant
+// filter over the rollup's dimensions, in the window.
+func segRollupFrom(p Params, a *Args, name, typ, cond string) string {
+	return p.RollupFrom(a, name) + ` WHERE ` + segTypeCond(a, typ, cond)
+}
+
+// segNewest narrows a table of the records of a type matching cond: the SEG rollup counts exactly those records.
+func segNewest(typ, cond string) *Newest {
+	return &Newest{Rollup: rollup.SEG, Where: func(_ Params, a *Args) string { return segTypeCond(a, typ, cond) }}
 }
 
 // segNone shows an empty value as "None".
@@ -85,7 +106,7 @@ func segNone(col string) string { return `CASE WHEN ` + col + ` = '' THEN 'None'
 func segCount(typ, cond string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT count(*) AS "Count"` + segFrom(p, &a, typ, cond), a
+		return `SELECT coalesce(` + rollupCount + `, 0) AS "Count"` + segRollupFrom(p, &a, rollup.SEG, typ, cond), a
 	}
 }
 
@@ -93,8 +114,8 @@ func segCount(typ, cond string) func(Params) (string, []any) {
 func segSeries(typ, cond, series string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", ` + series + `, count(*) AS "Count"` +
-			segFrom(p, &a, typ, cond) + ` GROUP BY 1, 2`, a
+		return `SELECT date_trunc('` + p.Bucket() + `', "Event Time") AS "Time", ` + series + `, ` + rollupCount +
+			` AS "Count"` + segRollupFrom(p, &a, rollup.SEG, typ, cond) + ` GROUP BY 1, 2`, a
 	}
 }
 
@@ -107,20 +128,28 @@ ORDER BY "Event Time" DESC, "Processing ID", "Recipients"`, a
 	}
 }
 
-// segByIP counts the records of a type matching cond per address, for a map.
+// segEventsPanel is a wide table of the records of a type matching cond, newest first.
+func segEventsPanel(id, title, typ, cond, cols string) Panel {
+	return Panel{ID: id, Title: title, Kind: KindTable, Wide: true, Query: segEvents(typ, cond, cols),
+		Newest: segNewest(typ, cond)}
+}
+
+// segByIP counts the records of a type matching cond per address (a dimension of SEGAddresses), for a map.
 func segByIP(typ, cond, ipCol string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT ` + ipCol + ` AS "IP", count(*) AS "Count"` + segFrom(p, &a, typ, cond) + ` GROUP BY 1`, a
+		return `SELECT ` + ipCol + ` AS "IP", ` + rollupCount + ` AS "Count"` +
+			segRollupFrom(p, &a, rollup.SEGAddresses, typ, cond) + ` GROUP BY 1`, a
 	}
 }
 
-// segTop10 is a bar of the ten most frequent values of a label expression (empty labels left out).
-func segTop10(typ, cond, label, alias string) func(Params) (string, []any) {
+// segTop10 is a bar of the ten most frequent values of a label expression over a rollup's dimensions (empty
+// labels left out).
+func segTop10(name, typ, cond, label, alias string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT ` + label + ` AS ` + quoteIdent(alias) + `, count(*) AS "Count"` + segFrom(p, &a, typ, cond) +
-			` AND ` + label + ` <> '' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`, a
+		return `SELECT ` + label + ` AS ` + quoteIdent(alias) + `, ` + rollupCount + ` AS "Count"` +
+			segRollupFrom(p, &a, name, typ, cond) + ` AND ` + label + ` <> '' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10`, a
 	}
 }
 
@@ -130,15 +159,16 @@ func segTrendGrid(typ, col string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
 		unit := p.Bucket()
-		head := segFrom(p, &a, typ, col+` <> ''`)
+		head := segRollupFrom(p, &a, rollup.SEG, typ, col+` <> ''`)
 		from, to := a.Add(p.From), a.Add(p.To)
 		return `WITH counts AS (
-  SELECT ` + col + ` AS label, date_trunc('` + unit + `', "Event Time") AS bucket, count(*) AS n` + head + ` GROUP BY 1, 2
+  SELECT ` + col + ` AS label, date_trunc('` + unit + `', "Event Time") AS bucket, ` + rollupCount + ` AS n` + head + `
+  GROUP BY 1, 2
 ), buckets AS (
   SELECT unnest(generate_series(date_trunc('` + unit + `', CAST(` + from + ` AS TIMESTAMP)), CAST(` + to +
 			` AS TIMESTAMP) - INTERVAL 1 MICROSECOND, INTERVAL 1 ` + unit + `)) AS bucket
 ), labels AS (SELECT DISTINCT label FROM counts)
-SELECT l.label AS ` + col + `, sum(coalesce(c.n, 0)) AS "Count", list(coalesce(c.n, 0) ORDER BY b.bucket) AS "Trend"
+SELECT l.label AS ` + col + `, CAST(sum(coalesce(c.n, 0)) AS BIGINT) AS "Count", list(coalesce(c.n, 0) ORDER BY b.bucket) AS "Trend"
 FROM labels l CROSS JOIN buckets b LEFT JOIN counts c ON c.label = l.label AND c.bucket = b.bucket
 GROUP BY 1
 ORDER BY 2 DESC, 1`, a
@@ -161,11 +191,16 @@ func segTileGroup(param, label, detailsID, detailsTitle string, tiles []segTile)
 		panels = append(panels, Panel{ID: t.value, Title: t.title, Kind: KindTile, Note: "Click for the messages",
 			Drill: &Drill{Param: param, Value: t.value}, Query: segCount(t.typ, t.cond)})
 	}
+	// Param.Check admits only the tiles' values.
 	panels = append(panels, Panel{ID: detailsID, Title: detailsTitle, Kind: KindTable, Wide: true, Needs: []string{param},
 		Query: func(p Params) (string, []any) {
-			t := byValue[p.Get(param)] // Param.Check admits only the tiles' values
+			t := byValue[p.Get(param)]
 			return segEvents(t.typ, t.cond, segColumnsOf[t.typ])(p)
-		}})
+		},
+		Newest: &Newest{Rollup: rollup.SEG, Where: func(p Params, a *Args) string {
+			t := byValue[p.Get(param)]
+			return segTypeCond(a, t.typ, t.cond)
+		}}})
 	return panels, Param{Name: param, Label: label, Check: oneOf(values...)}
 }
 
@@ -217,21 +252,22 @@ func segDeliveryTab() Tab {
 	return Tab{ID: "delivery", Title: "Email Delivery", Params: []Param{param}, Panels: append(tiles,
 		Panel{ID: "delivered-by-route", Title: "Messages Delivered by Route", Kind: KindTimeseries, Wide: true,
 			Query: segSeries(segDelivery, segDelivered, `"Direction"`)},
-		Panel{ID: "delivery-events", Title: "Message Delivery Events", Kind: KindTable, Wide: true,
-			Query: segEvents(segDelivery, segAll, segDeliveryCols)},
+		segEventsPanel("delivery-events", "Message Delivery Events", segDelivery, segAll, segDeliveryCols),
 		Panel{ID: "delivered-by-country", Title: "Messages Delivered Outbound by Destination Country", Kind: KindMap,
 			Wide: true, Note: "Destination IP located with GeoIP", Query: segByIP(segDelivery, segOutDlv, `"Destination IP"`)},
 	)}
 }
 
-// segListed is the per-message count table of receipts carrying a value (virus name, spam information).
-func segListed(cond, col, alias string) func(Params) (string, []any) {
-	return func(p Params) (string, []any) {
-		var a Args
-		return `SELECT "Sender Envelope" AS "Sender", "Recipients" AS "Recipient", "Sender IP" AS "Source IP", ` + col +
-			` AS ` + quoteIdent(alias) + `, "Event Time", count(*) AS "Count"` + segFrom(p, &a, segReceipt, cond) + `
+// segListed is the per-message count table of receipts carrying a value (virus name, spam information); cond
+// is a filter the SEG rollup's dimensions express too.
+func segListed(id, title, cond, col, alias string) Panel {
+	return Panel{ID: id, Title: title, Kind: KindTable, Wide: true, Newest: segNewest(segReceipt, cond),
+		Query: func(p Params) (string, []any) {
+			var a Args
+			return `SELECT "Sender Envelope" AS "Sender", "Recipients" AS "Recipient", "Sender IP" AS "Source IP", ` + col +
+				` AS ` + quoteIdent(alias) + `, "Event Time", count(*) AS "Count"` + segFrom(p, &a, segReceipt, cond) + `
 GROUP BY ALL ORDER BY "Event Time" DESC, 1, 2`, a
-	}
+		}}
 }
 
 func segAVASTab() Tab {
@@ -244,10 +280,8 @@ func segAVASTab() Tab {
 		{ID: "antivirus-traffic", Title: "Anti-Virus Traffic", Kind: KindTimeseries, Wide: true, Note: "By route",
 			Query: segSeries(segAntivirus, segAll, `"Route"`)},
 	}, append(tiles,
-		Panel{ID: "virus-messages", Title: "Messages Rejected Due to Virus", Kind: KindTable, Wide: true,
-			Query: segListed(`"Virus Found" <> ''`, `"Virus Found"`, "Virus Name")},
-		Panel{ID: "spam-messages", Title: "Messages Rejected as Spam", Kind: KindTable, Wide: true,
-			Query: segListed(segSpamInfo, `"Spam Info"`, "Spam Information")},
+		segListed("virus-messages", "Messages Rejected Due to Virus", `"Virus Found" <> ''`, `"Virus Found"`, "Virus Name"),
+		segListed("spam-messages", "Messages Rejected as Spam", segSpamInfo, `"Spam Info"`, "Spam Information"),
 	)...)}
 }
 
@@ -265,13 +299,14 @@ func segTLSTab() Tab {
 		{ID: "tls-versions-receipt", Title: "TLS Versions (Receipt)", Kind: KindStackedBar, TimeX: true,
 			Query: segTLSVersions(segReceipt)},
 		{ID: "delivery-ciphers", Title: "Delivery Ciphers", Kind: KindBar,
-			Query: segTop10(segDelivery, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
+			Query: segTop10(rollup.SEG, segDelivery, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
 		{ID: "receipt-ciphers", Title: "Receipt Ciphers", Kind: KindBar,
-			Query: segTop10(segReceipt, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
+			Query: segTop10(rollup.SEG, segReceipt, segAll, segNone(`"TLS Cipher"`), "TLS Cipher")},
+		// SEGNoTLS keeps the lower-cased domain after '@' of the recipients and of the envelope sender.
 		{ID: "recipient-domains-without-tls", Title: "Top 10 Recipient Domains not Using TLS", Kind: KindBar,
-			Query: segTop10(segDelivery, segNoTLSDlv, `lower(split_part("Recipients", '@', 2))`, "Recipient Domain")},
+			Query: segTop10(rollup.SEGNoTLS, segDelivery, segNoTLSDlv, `"Recipient Domain"`, "Recipient Domain")},
 		{ID: "sender-domains-without-tls", Title: "Top 10 Sending Domains not Using TLS", Kind: KindBar,
-			Query: segTop10(segReceipt, segNoTLSRcpt, `lower(split_part("Sender Envelope", '@', 2))`, "Sender Domain")},
+			Query: segTop10(rollup.SEGNoTLS, segReceipt, segNoTLSRcpt, `"Envelope Domain"`, "Sender Domain")},
 	}}
 }
 
@@ -279,7 +314,7 @@ func segSpamTab() Tab {
 	return Tab{ID: "spam", Title: "Email Spam", Panels: []Panel{
 		{ID: "spam-by-route", Title: "Spam Messages by Route", Kind: KindTimeseries, Wide: true,
 			Query: segSeries(segSpam, segAll, `"Route"`)},
-		{ID: "spam-events", Title: "Spam Message Events", Kind: KindTable, Wide: true, Query: segEvents(segSpam, segAll, segSpamCols)},
+		segEventsPanel("spam-events", "Spam Message Events", segSpam, segAll, segSpamCols),
 		{ID: "spam-by-country", Title: "Spam Messages by Source Country", Kind: KindMap, Wide: true,
 			Note: "Sender IP located with GeoIP", Query: segByIP(segSpam, segAll, `"Sender IP"`)},
 	}}
@@ -289,8 +324,7 @@ func segIEPTab() Tab {
 	return Tab{ID: "internal-email-protect", Title: "Internal Email Protect", Panels: []Panel{
 		{ID: "iep-by-route", Title: "Internal Email Protection by Route", Kind: KindTimeseries, Wide: true,
 			Query: segSeries(segIEP, segAll, `"Route"`)},
-		{ID: "iep-events", Title: "Internal Email Protection Events", Kind: KindTable, Wide: true,
-			Query: segEvents(segIEP, segAll, segIEPCols)},
+		segEventsPanel("iep-events", "Internal Email Protection Events", segIEP, segAll, segIEPCols),
 	}}
 }
 
@@ -298,8 +332,7 @@ func segJournalTab() Tab {
 	return Tab{ID: "journal", Title: "Email Journal", Panels: []Panel{
 		{ID: "journal-by-direction", Title: "Journal Messages by Direction", Kind: KindTimeseries, Wide: true,
 			Query: segSeries(segJournal, segAll, `"Direction"`)},
-		{ID: "journal-events", Title: "Journal Message Events", Kind: KindTable, Wide: true,
-			Query: segEvents(segJournal, segAll, segJournalCols)},
+		segEventsPanel("journal-events", "Journal Message Events", segJournal, segAll, segJournalCols),
 	}}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/castwatch/castwatch/internal/rollup"
 )
 
 // PanelKind is how a panel's rows are drawn. Each kind expects its query's columns in a fixed order.
@@ -41,6 +43,9 @@ const (
 
 // MaxTableRows caps a table panel, like the workbooks' grid rowLimit.
 const MaxTableRows = 10000
+
+// tableRowCap is the cap runPanel applies: MaxTableRows, lowered by tests to exercise truncation on small data.
+var tableRowCap = MaxTableRows
 
 // pieSlices is how many slices a pie keeps before the rest becomes "Other".
 const pieSlices = 10
@@ -112,6 +117,20 @@ type Panel struct {
 	Wide bool
 	// Note is a short caption under the title (e.g. what the panel filters on).
 	Note string
+	// Newest, on a table whose query orders by "Event Time" DESC first, lets the framework run the query over
+	// only the newest part of the window that holds the first MaxTableRows+1 rows (see newestRows).
+	Newest *Newest
+}
+
+// Newest declares a newest-first table and how to find how far back its first rows reach.
+type Newest struct {
+	// Rollup names the rollup (internal/rollup) whose hourly counts bound the table's records per hour; empty
+	// means the framework widens a window from the last hour instead.
+	Rollup string
+	// Where is the condition over the rollup's dimensions that matches exactly the records the table's own WHERE
+	// matches (besides the window and tenant), so that its hourly counts are the table's records per hour. Every
+	// request value goes in a (Args.Add).
+	Where func(p Params, a *Args) string
 }
 
 // Drill is what a click on a panel sets.
@@ -179,6 +198,22 @@ func (p Params) TenantFilter(a *Args) string {
 		return ""
 	}
 	return ` AND "tenant" = ` + a.Add(p.Tenant)
+}
+
+// rollupOf returns the rollup a panel reads. Tests replace it with one returning Def.Raw(), whose counts come
+// from the views: the reference the stored rollups must agree with.
+var rollupOf = rollup.Get
+
+// rollupCount is the count of a query over a rollup: the sum of its partial counts (column rollup.Count) as a
+// BIGINT, not DuckDB's HUGEINT sum.
+const rollupCount = `CAST(sum("` + rollup.Count + `") AS BIGINT)`
+
+// RollupFrom returns ` FROM <relation> AS src` where the relation holds the counts of the named rollup over the
+// request window and tenant (rollup.Def.Source), so the query adds only conditions over the rollup's dimensions.
+// Its "Event Time" is the start of an hour, or of a day for the whole UTC days of a rollup with a daily table:
+// time charts (date_trunc with p.Bucket(), which is "hour" up to 3 days) read only rollups without one.
+func (p Params) RollupFrom(a *Args, name string) string {
+	return ` FROM ` + rollupOf(name).Source(p.From, p.To, p.Tenant, a.Add) + ` AS src`
 }
 
 // Equals returns `col = $i` for a parameter value.

@@ -146,11 +146,7 @@ func runPanel(ctx context.Context, q store.Store, geo geoFuncs, ref panelRef, p 
 	if pn.Drill != nil {
 		res.Drill = &drillJSON{Param: pn.Drill.Param, Value: pn.Drill.Value, Column: pn.Drill.Column}
 	}
-	sql, args := pn.Query(p)
-	if pn.Kind == KindTable {
-		sql += fmt.Sprintf("\nLIMIT %d", MaxTableRows+1)
-	}
-	out, err := q.Query(ctx, sql, args...)
+	out, err := panelRows(ctx, q, pn, p)
 	if err != nil {
 		return res, fmt.Errorf("panel %s/%s: %w", ref.Dashboard.ID, pn.ID, err)
 	}
@@ -163,8 +159,8 @@ func runPanel(ctx context.Context, q store.Store, geo geoFuncs, ref panelRef, p 
 		res.Rows = topSlices(res.Rows)
 	case pn.Kind == KindTimeseries || (pn.Kind == KindStackedBar && pn.TimeX):
 		res.Rows, err = fillBuckets(res.Rows, p)
-	case pn.Kind == KindTable && len(res.Rows) > MaxTableRows:
-		res.Rows, res.Truncated = res.Rows[:MaxTableRows], true
+	case pn.Kind == KindTable && len(res.Rows) > tableRowCap:
+		res.Rows, res.Truncated = res.Rows[:tableRowCap], true
 	case pn.Kind == KindMap:
 		res.Columns, res.Rows, err = byCountry(res.Rows, geo)
 		res.GeoMissing = geo.lookup == nil
@@ -178,6 +174,115 @@ func runPanel(ctx context.Context, q store.Store, geo geoFuncs, ref panelRef, p 
 		}
 	}
 	return res, nil
+}
+
+// panelRows runs a panel's query over the request window; a table gets a LIMIT one past the cap (to detect
+// truncation), and a newest-first table runs over the newest part of the window only (newestRows).
+func panelRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.Result, error) {
+	switch {
+	case pn.Kind == KindTable && pn.Newest != nil:
+		return newestRows(ctx, q, pn, p)
+	case pn.Kind == KindTable:
+		return tableRows(ctx, q, pn, p)
+	}
+	sql, args := pn.Query(p)
+	return q.Query(ctx, sql, args...)
+}
+
+// tableRows runs a table's query with a LIMIT one past the cap.
+func tableRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.Result, error) {
+	sql, args := pn.Query(p)
+	return q.Query(ctx, sql+fmt.Sprintf("\nLIMIT %d", tableRowCap+1), args...)
+}
+
+// newestWiden is the factor by which newestRows widens a window that holds too few rows.
+const newestWiden = 8
+
+// newestRows answers a newest-first table (ordered by "Event Time" DESC first) from the newest part of the
+// window: it runs the table over [from, To) and, while that gives no more than the cap and from is after the
+// window's start, over a window newestWiden times as long (at most the whole window). from starts at the cutoff
+// the table's rollup counts give (newestCutoff), or at the last hour without a rollup.
+//
+// The answer is the whole window's: when [from, To) holds more rows than the cap, every row left out has an
+// "Event Time" before from, later than none of the rows kept, so it falls after the first cap+1 rows (each row
+// has one "Event Time": tables that group records group by it too).
+func newestRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.Result, error) {
+	from := p.To.Add(-time.Hour)
+	if pn.Newest.Rollup != "" {
+		var err error
+		if from, err = newestCutoff(ctx, q, pn.Newest, p); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		from = later(from, p.From)
+		np := p
+		np.From = from
+		out, err := tableRows(ctx, q, pn, np)
+		if err != nil || len(out.Rows) > tableRowCap || !from.After(p.From) {
+			return out, err
+		}
+		from = p.To.Add(-newestWiden * p.To.Sub(from))
+	}
+}
+
+// later returns the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// newestCutoff returns the start of the newest hour from which on the table's rollup counts more than the cap
+// of the table's records (so [cutoff, To) holds at least cap+1 of them), or p.From when the whole hours of the
+// window hold no more. It reads the rollup's hourly table over the window's whole hours only: a lower bound of
+// the records in the window, which is all the cutoff needs.
+func newestCutoff(ctx context.Context, q store.Store, nw *Newest, p Params) (time.Time, error) {
+	counts, err := newestCounts(ctx, q, nw, p)
+	if err != nil {
+		return p.From, err
+	}
+	var sum float64
+	for _, c := range counts {
+		if sum += c.n; sum > float64(tableRowCap) {
+			return c.hour, nil
+		}
+	}
+	return p.From, nil
+}
+
+// hourCount is the number of a table's records in one hour.
+type hourCount struct {
+	hour time.Time
+	n    float64
+}
+
+// newestCounts are the table's records per whole hour of the window, newest first, from the hourly table of
+// its rollup filtered by Newest.Where.
+func newestCounts(ctx context.Context, q store.Store, nw *Newest, p Params) ([]hourCount, error) {
+	var a Args
+	from, to := p.From.UTC().Truncate(time.Hour), p.To.UTC().Truncate(time.Hour)
+	if from.Before(p.From) {
+		from = from.Add(time.Hour)
+	}
+	sql := `SELECT "Event Time", ` + rollupCount + ` FROM ` + quoteIdent(rollupOf(nw.Rollup).Name) +
+		` WHERE "Event Time" >= ` + a.Add(from) + ` AND "Event Time" < ` + a.Add(to) + p.TenantFilter(&a) +
+		` AND (` + nw.Where(p, &a) + `) GROUP BY 1 ORDER BY 1 DESC`
+	out, err := q.Query(ctx, sql, a...)
+	if err != nil {
+		return nil, fmt.Errorf("rollup counts: %w", err)
+	}
+	counts := make([]hourCount, len(out.Rows))
+	for i, r := range out.Rows {
+		at, ok := r[0].(time.Time)
+		n, isNum := number(r[1])
+		if !ok || !isNum {
+			return nil, fmt.Errorf("rollup counts: row %v is not an hour and a count", r)
+		}
+		counts[i] = hourCount{at, n}
+	}
+	return counts, nil
 }
 
 // jsonValue turns a store value into what the panel JSON and CSV show: times as RFC 3339 UTC strings.
