@@ -115,8 +115,10 @@ func minTime(a, b time.Time) time.Time {
 const analyticsInterval = 2 * time.Minute
 
 // drainWait bounds how long serve's analytics waits for the store consumer to write what was published before it
-// looks at the stored events; a run that times out is held until the next one.
-const drainWait = time.Minute
+// looks at the stored events (what is published meanwhile is not waited for); a run that times out is held until
+// the next one. A catch-up of several days keeps the consumer busy for minutes, and waiting beats running only
+// at the next interval.
+const drainWait = 10 * time.Minute
 
 // kickAnalytics asks serve's analytics loop to run soon (after a collection run stored rows).
 func (a *App) kickAnalytics() {

@@ -2,13 +2,15 @@
 //
 // A rollup counts the rows of one Sentinel view (MimecastCG, MimecastCloudIntegrated, MimecastAudit) per tenant,
 // time bucket and a few dimensions. Each has an hourly table, and those with many distinct values (addresses,
-// domains) also a daily one. The store (internal/store/duckdb) appends to them in the same transaction that stores
-// new rows, so every stored row is counted exactly once (a row already stored is never new), and compacts them
-// from time to time; sums over a rollup therefore equal counts over the view.
+// domains) also a daily one. The store (internal/store/duckdb) puts every new row of a table also into the
+// table's pending table (PendingTable), in the transaction that stores it, and from time to time counts the
+// pending rows into the rollups and removes them in one transaction; so every stored row is counted exactly once,
+// either in a rollup or as a pending row. The store also compacts the rollups' partial counts.
 //
 // Readers take Source: a relation with the rollup's columns over a window, whose whole days come from the daily
-// table, whose whole hours from the hourly one, and whose partial hours at either end from the view itself, so
-// the answer is exact for any window, not only whole hours.
+// table, whose whole hours from the hourly one (each plus the pending rows of those days and hours, read through
+// PendingView), and whose partial hours at either end from the view itself, so the answer is exact for any
+// window, not only whole hours.
 package rollup
 
 import (
@@ -78,6 +80,12 @@ func (d Def) Tables() []Table {
 type Table struct {
 	Name, Unit string
 }
+
+// PendingTable is the table holding a stored table's rows not yet counted into its rollups.
+func PendingTable(table string) string { return "rollup_pending_" + table }
+
+// PendingView is the view applying a Sentinel view to its table's pending rows.
+func PendingView(view string) string { return "rollup_pending_" + view }
 
 // Ident quotes an SQL identifier.
 func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -171,15 +179,15 @@ func (d Def) Source(from, to time.Time, tenant string, add func(any) string) str
 	}
 	cols := `"tenant", ` + Ident(Time) + ", " + d.dimList() + ", " + Ident(Count)
 	var parts []string
-	stored := func(table string, lo, hi time.Time) {
-		parts = append(parts, "SELECT "+cols+" FROM "+Ident(table)+" WHERE "+Ident(Time)+" >= "+add(lo)+" AND "+
-			Ident(Time)+" < "+add(hi)+tenantCond)
-	}
-	raw := func(lo, hi time.Time) {
-		rel := "(SELECT * FROM " + Ident(d.View) + " WHERE " + Ident(Time) + " >= " + add(lo) + " AND " + Ident(Time) +
+	window := func(view string, lo, hi time.Time) string {
+		return "(SELECT * FROM " + Ident(view) + " WHERE " + Ident(Time) + " >= " + add(lo) + " AND " + Ident(Time) +
 			" < " + add(hi) + tenantCond + ")"
-		parts = append(parts, d.Summarise(rel, "hour"))
 	}
+	stored := func(table, unit string, lo, hi time.Time) {
+		parts = append(parts, "SELECT "+cols+" FROM "+Ident(table)+" WHERE "+Ident(Time)+" >= "+add(lo)+" AND "+
+			Ident(Time)+" < "+add(hi)+tenantCond, d.Summarise(window(PendingView(d.View), lo, hi), unit))
+	}
+	raw := func(lo, hi time.Time) { parts = append(parts, d.Summarise(window(d.View, lo, hi), "hour")) }
 	spans := d.split(from, to)
 	if d.rawOnly {
 		spans = []span{{from, to, ""}}
@@ -187,9 +195,9 @@ func (d Def) Source(from, to time.Time, tenant string, add func(any) string) str
 	for _, s := range spans {
 		switch s.unit {
 		case "day":
-			stored(d.DayTable(), s.lo, s.hi)
+			stored(d.DayTable(), "day", s.lo, s.hi)
 		case "hour":
-			stored(d.Name, s.lo, s.hi)
+			stored(d.Name, "hour", s.lo, s.hi)
 		default:
 			raw(s.lo, s.hi)
 		}

@@ -258,17 +258,18 @@ type hourCount struct {
 	n    float64
 }
 
-// newestCounts are the table's records per whole hour of the window, newest first, from the hourly table of
-// its rollup filtered by Newest.Where.
+// newestCounts are the table's records per whole hour of the window, newest first, from its rollup (hourly table
+// and pending rows) filtered by Newest.Where.
 func newestCounts(ctx context.Context, q store.Store, nw *Newest, p Params) ([]hourCount, error) {
 	var a Args
 	from, to := p.From.UTC().Truncate(time.Hour), p.To.UTC().Truncate(time.Hour)
 	if from.Before(p.From) {
 		from = from.Add(time.Hour)
 	}
-	sql := `SELECT "Event Time", ` + rollupCount + ` FROM ` + quoteIdent(rollupOf(nw.Rollup).Name) +
-		` WHERE "Event Time" >= ` + a.Add(from) + ` AND "Event Time" < ` + a.Add(to) + p.TenantFilter(&a) +
-		` AND (` + nw.Where(p, &a) + `) GROUP BY 1 ORDER BY 1 DESC`
+	// Over whole hours, Source reads the hourly table and the pending rows only (these rollups have no daily
+	// table), so "Event Time" is each hour.
+	sql := `SELECT "Event Time", ` + rollupCount + ` FROM ` + rollupOf(nw.Rollup).Source(from, to, p.Tenant, a.Add) +
+		` AS src WHERE (` + nw.Where(p, &a) + `) GROUP BY 1 ORDER BY 1 DESC`
 	out, err := q.Query(ctx, sql, a...)
 	if err != nil {
 		return nil, fmt.Errorf("rollup counts: %w", err)

@@ -5,8 +5,8 @@
 // real→DOUBLE, bool→BOOLEAN and dynamic→JSON. TIMESTAMP has no zone: every time is stored as UTC and read back as
 // a time.Time in UTC. WriteRows is idempotent on each table's natural key (schema.Table.Key): a table whose key
 // holds its event time looks for stored keys within the batch's event times (see TimeKeyed); the others have a
-// PRIMARY KEY on it. Event tables also store their event time (EventTimeColumn) and maintain the dashboards'
-// rollups (internal/rollup) in the transaction of each write.
+// PRIMARY KEY on it. Event tables also store their event time (EventTimeColumn); the tables the dashboards'
+// rollups (internal/rollup) count keep each write's new rows in a pending table too, in the write's transaction.
 //
 // A DuckDB file can be open read-write by one process only; Open and OpenReadOnly report a file held by another
 // process with an error wrapping ErrLocked.
@@ -87,8 +87,11 @@ type DB struct {
 	closed   bool
 	// rollupState tracks, per source table, the rollup counts appended since their last compaction.
 	rollupState map[string]*rollupState
-	// compactEvery is how many new rows of a table trigger its rollups' compaction (compactAfter).
-	compactEvery int
+	// compactEvery is how many new rows of a table trigger its rollups' compaction (compactAfter), flushEvery
+	// how many pending rows are counted into the rollups at once (flushAfter).
+	compactEvery, flushEvery int
+	// writers are the prepared write statements per event table (see eventWriter).
+	writers map[string]*eventWriterStmts
 }
 
 // Open opens or creates the DuckDB file at path ("" opens a private in-memory database), creates every table
@@ -169,6 +172,8 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*DB, e
 		dirty:    map[string]bool{},
 
 		compactEvery: compactAfter,
+		flushEvery:   flushAfter,
+		writers:      map[string]*eventWriterStmts{},
 	}
 	if !readOnly {
 		w, err := db.Conn(ctx)

@@ -1,8 +1,10 @@
 package duckdb
 
 // Rollups (internal/rollup): the hourly and daily counts the dashboards read. The store creates their tables
-// next to the views, fills new ones from the rows already stored, appends the counts of every write's new rows in
-// the write's transaction (writeEvents), and compacts the partial counts a table accumulates.
+// next to the views, fills new ones from the rows already stored, keeps every write's new rows also in the
+// table's pending table (writeEvents), counts the pending rows into the rollups every flushAfter rows
+// (flushPending: insert the counts and empty the pending table in one transaction), and compacts the partial
+// counts the rollups accumulate.
 
 import (
 	"context"
@@ -18,14 +20,19 @@ import (
 // compactAfter is how many new source rows a table takes before its rollups' recent buckets are compacted.
 const compactAfter = 200_000
 
+// flushAfter is how many pending rows a table holds before they are counted into its rollups. Counting a few
+// hundred rows at a time cost more than storing them (one statement per rollup table per write).
+const flushAfter = 20_000
+
 // compactLookback is how far before the newest bucket compaction starts after a restart, when the store does not
 // know which buckets were appended to since the last compaction.
 const compactLookback = 48 * time.Hour
 
 // rollupState tracks the partial counts appended to one source table's rollups since their last compaction.
 type rollupState struct {
-	pending int       // source rows written since the last compaction
-	since   time.Time // earliest event time written since the last compaction
+	pending int       // source rows counted into the rollups since the last compaction
+	since   time.Time // earliest event time counted since the last compaction
+	waiting int       // rows in the pending table
 }
 
 // viewOver returns the SELECT of a parser view reading relation instead of its stored table.
@@ -53,23 +60,8 @@ func (d *DB) rollups() []rollup.Def {
 	return out
 }
 
-// rollupInserts are the statements appending the counts of the rows in relation fresh (t's new rows, with
-// EventTimeColumn) to t's rollups.
-func (d *DB) rollupInserts(t *schema.Table, fresh string) ([]string, error) {
-	var out []string
-	for _, r := range rollup.For(t.Name) {
-		rel, err := viewOver(r.View, fresh)
-		if err != nil {
-			return nil, fmt.Errorf("rollup %s: %w", r.Name, err)
-		}
-		for _, tb := range r.Tables() {
-			out = append(out, fmt.Sprintf("INSERT INTO %s %s", ident(tb.Name), r.Summarise("("+rel+")", tb.Unit)))
-		}
-	}
-	return out, nil
-}
-
-// ensureRollups creates missing rollup tables and fills each new one from the rows stored already.
+// ensureRollups creates the pending tables and views, and missing rollup tables; a table with a new rollup table
+// has all its rollups recounted from its stored rows.
 func (d *DB) ensureRollups(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -77,29 +69,101 @@ func (d *DB) ensureRollups(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range d.rollups() {
-		for _, tb := range r.Tables() {
-			var exists bool
-			if err := c.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
-				WHERE table_schema = 'main' AND table_name = ?)`, tb.Name).Scan(&exists); err != nil {
-				return fmt.Errorf("duckdb: rollup %s: %w", tb.Name, err)
-			}
-			if exists {
-				continue
-			}
-			err := inTx(ctx, c, func(tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, r.CreateSQL(tb.Name)); err != nil {
-					return err
+	recount := map[string]bool{}
+	for _, t := range d.tables {
+		defs := rollup.For(t.Name)
+		if len(defs) == 0 {
+			continue
+		}
+		pending := rollup.PendingTable(t.Name)
+		stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS SELECT %s, %s FROM %s LIMIT 0",
+			ident(pending), identList(columnNames(t)), ident(EventTimeColumn), ident(t.Name))}
+		views := map[string]bool{}
+		for _, r := range defs {
+			if !views[r.View] {
+				views[r.View] = true
+				sel, err := viewOver(r.View, ident(pending))
+				if err != nil {
+					return fmt.Errorf("duckdb: rollup %s: %w", r.Name, err)
 				}
-				_, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s %s", ident(tb.Name), r.Summarise(ident(r.View), tb.Unit)))
+				stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(rollup.PendingView(r.View)), sel))
+			}
+			for _, tb := range r.Tables() {
+				var exists bool
+				if err := c.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+					WHERE table_schema = 'main' AND table_name = ?)`, tb.Name).Scan(&exists); err != nil {
+					return fmt.Errorf("duckdb: rollup %s: %w", tb.Name, err)
+				}
+				if !exists {
+					recount[t.Name] = true
+					stmts = append(stmts, r.CreateSQL(tb.Name))
+				}
+			}
+		}
+		if _, err := c.ExecContext(ctx, stmts[0]); err != nil {
+			return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
+		}
+		pt := *t // the pending table gains the columns its table gained
+		pt.Name = pending
+		if err := addMissingColumns(ctx, c, &pt); err != nil {
+			return err
+		}
+		if err := execTx(ctx, c, stmts[1:]); err != nil {
+			return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
+		}
+	}
+	for _, t := range d.tables {
+		if recount[t.Name] {
+			if _, err := d.recount(ctx, c, t.Name, nil); err != nil {
 				return err
-			})
-			if err != nil {
-				return fmt.Errorf("duckdb: create rollup %s: %w", tb.Name, err)
 			}
 		}
 	}
 	return d.initRollupState(ctx, c)
+}
+
+// recount recounts the rollups of one stored table from its rows and empties its pending table, in one
+// transaction; progress, if not nil, gets each rollup table's rows.
+func (d *DB) recount(ctx context.Context, c *sql.Conn, table string, progress func(table string, rows int64)) (int64, error) {
+	var total int64
+	type done struct {
+		name string
+		rows int64
+	}
+	var tables []done
+	err := inTx(ctx, c, func(tx *sql.Tx) error {
+		for _, r := range rollup.For(table) {
+			for _, tb := range r.Tables() {
+				if _, err := tx.ExecContext(ctx, "DELETE FROM "+ident(tb.Name)); err != nil {
+					return err
+				}
+				res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s %s", ident(tb.Name), r.Summarise(ident(r.View), tb.Unit)))
+				if err != nil {
+					return fmt.Errorf("%s: %w", tb.Name, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				tables = append(tables, done{tb.Name, n})
+				total += n
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+ident(rollup.PendingTable(table)))
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: recount rollups of %s: %w", table, err)
+	}
+	if st := d.rollupState[table]; st != nil {
+		st.waiting = 0
+	}
+	for _, t := range tables {
+		if progress != nil {
+			progress(t.name, t.rows)
+		}
+	}
+	return total, nil
 }
 
 // initRollupState starts compaction tracking after Open: the buckets of the last compactLookback before each
@@ -118,12 +182,83 @@ func (d *DB) initRollupState(ctx context.Context, c *sql.Conn) error {
 		if newest.Valid {
 			st.since = newest.Time.Add(-compactLookback)
 		}
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM "+ident(rollup.PendingTable(t.Name))).Scan(&st.waiting); err != nil {
+			return fmt.Errorf("duckdb: pending rows of %s: %w", t.Name, err)
+		}
 		d.rollupState[t.Name] = st
 	}
 	return nil
 }
 
-// noteRollupRows records n new rows of t from event time since on, and compacts t's rollups when enough have
+// notePending records n new pending rows of t and counts the pending rows into the rollups once flushAfter have
+// gathered. A failed flush leaves them pending (readers count them there); it is logged and retried later.
+func (d *DB) notePending(ctx context.Context, c *sql.Conn, t *schema.Table, n int) {
+	st := d.rollupState[t.Name]
+	if st == nil || n == 0 {
+		return
+	}
+	st.waiting += n
+	if st.waiting < d.flushEvery {
+		return
+	}
+	if err := d.flushPending(ctx, c, t); err != nil {
+		d.log.Warn("duckdb rollup flush failed", "table", t.Name, "err", err)
+	}
+}
+
+// flushPending counts t's pending rows into its rollups and empties the pending table, in one transaction.
+func (d *DB) flushPending(ctx context.Context, c *sql.Conn, t *schema.Table) error {
+	pending := ident(rollup.PendingTable(t.Name))
+	var n int
+	var since sql.NullTime
+	err := inTx(ctx, c, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*), min(%s) FROM %s", ident(EventTimeColumn), pending)).Scan(&n, &since); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		for _, r := range rollup.For(t.Name) {
+			for _, tb := range r.Tables() {
+				if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s %s", ident(tb.Name),
+					r.Summarise(ident(rollup.PendingView(r.View)), tb.Unit))); err != nil {
+					return fmt.Errorf("%s: %w", tb.Name, err)
+				}
+			}
+		}
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+pending)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("flush pending rows of %s: %w", t.Name, err)
+	}
+	if st := d.rollupState[t.Name]; st != nil {
+		st.waiting = 0
+	}
+	d.noteRollupRows(ctx, c, t, n, since.Time)
+	return nil
+}
+
+// FlushRollups counts every pending row into the rollups now (readers count pending rows anyway; this makes the
+// rollup tables complete on their own).
+func (d *DB) FlushRollups(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return err
+	}
+	for _, t := range d.tables {
+		if len(rollup.For(t.Name)) > 0 {
+			if err := d.flushPending(ctx, c, t); err != nil {
+				return fmt.Errorf("duckdb: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// noteRollupRows records n rows of t counted into the rollups from event time since on, and compacts t's rollups when enough have
 // accumulated. A failed compaction leaves correct, only larger, rollups; it is logged and retried later.
 func (d *DB) noteRollupRows(ctx context.Context, c *sql.Conn, t *schema.Table, n int, since time.Time) {
 	st := d.rollupState[t.Name]
@@ -160,8 +295,9 @@ func (d *DB) compact(ctx context.Context, c *sql.Conn, table string, since time.
 	return nil
 }
 
-// RebuildRollups recounts every rollup from the stored rows, one rollup table per transaction. Use it after
-// rows were written around WriteRows (bulk copies); progress, if not nil, gets a line per table.
+// RebuildRollups recounts every rollup from the stored rows, one stored table per transaction, and empties the
+// pending tables. Use it after rows were written around WriteRows (bulk copies); progress, if not nil, gets a line
+// per rollup table.
 func (d *DB) RebuildRollups(ctx context.Context, progress func(table string, rows int64)) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -169,30 +305,16 @@ func (d *DB) RebuildRollups(ctx context.Context, progress func(table string, row
 	if err != nil {
 		return err
 	}
-	for _, r := range d.rollups() {
-		for _, tb := range r.Tables() {
-			var n int64
-			err := inTx(ctx, c, func(tx *sql.Tx) error {
-				if _, err := tx.ExecContext(ctx, "DELETE FROM "+ident(tb.Name)); err != nil {
-					return err
-				}
-				res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s %s", ident(tb.Name), r.Summarise(ident(r.View), tb.Unit)))
-				if err != nil {
-					return err
-				}
-				n, err = res.RowsAffected()
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("duckdb: rebuild rollup %s: %w", tb.Name, err)
-			}
-			if progress != nil {
-				progress(tb.Name, n)
-			}
+	for _, t := range d.tables {
+		if len(rollup.For(t.Name)) == 0 {
+			continue
 		}
-	}
-	for _, st := range d.rollupState {
-		st.pending, st.since = 0, time.Time{}
+		if _, err := d.recount(ctx, c, t.Name, progress); err != nil {
+			return err
+		}
+		if st := d.rollupState[t.Name]; st != nil {
+			st.pending, st.since = 0, time.Time{}
+		}
 	}
 	return nil
 }

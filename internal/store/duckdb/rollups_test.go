@@ -128,12 +128,12 @@ func totals(r rollup.Def, relation string) string {
 	return "SELECT " + cols + "CAST(sum(n) AS BIGINT) FROM " + relation + " GROUP BY ALL"
 }
 
-// fillRollupStore writes random gateway, Cloud Integrated and audit rows, with redeliveries and frequent
-// compaction.
+// fillRollupStore writes random gateway, Cloud Integrated and audit rows, with redeliveries, frequent flushes of
+// the pending rows and frequent compaction.
 func fillRollupStore(t *testing.T, d *DB, seed uint64) time.Time {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	base := time.Date(2026, 3, 1, 5, 17, 0, 0, time.UTC)
-	d.compactEvery = 500
+	d.compactEvery, d.flushEvery = 500, 700
 	writeInBatches(t, d, &schema.SegCg, rng, gatewayRows(rng, 3000, base))
 	writeInBatches(t, d, &schema.CloudIntegrated, rng, ciRows(rng, 2000, base))
 	writeInBatches(t, d, &schema.Audit, rng, synthRows("acme", 1500, base))
@@ -143,15 +143,26 @@ func fillRollupStore(t *testing.T, d *DB, seed uint64) time.Time {
 func TestRollupsCountEveryStoredRowOnce(t *testing.T) {
 	d := openMem(t)
 	fillRollupStore(t, d, 1)
-	check := func(stage string) {
+	check := func(stage string, withPending bool) {
 		for _, r := range d.rollups() {
 			for _, tb := range r.Tables() {
-				sameCounts(t, d, stage+" "+tb.Name, grouped(r, rollup.Ident(tb.Name)),
-					grouped(r, "("+r.Summarise(rollup.Ident(r.View), tb.Unit)+")"))
+				stored := rollup.Ident(tb.Name)
+				if withPending {
+					stored = "(SELECT * FROM " + stored + " UNION ALL " + r.Summarise(rollup.Ident(rollup.PendingView(r.View)), tb.Unit) + ")"
+				}
+				sameCounts(t, d, stage+" "+tb.Name, grouped(r, stored), grouped(r, "("+r.Summarise(rollup.Ident(r.View), tb.Unit)+")"))
 			}
 		}
 	}
-	check("maintained")
+	pending := query(t, d, `SELECT count(*) FROM rollup_pending_Seg_Cg_CL`).Rows[0][0].(int64)
+	if pending == 0 || pending >= 700 {
+		t.Errorf("%d gateway rows pending, want some and fewer than the flush size", pending)
+	}
+	check("maintained, with the pending rows", true)
+	if err := d.FlushRollups(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	check("flushed", false)
 	var rebuilt []string
 	if err := d.RebuildRollups(context.Background(), func(table string, _ int64) { rebuilt = append(rebuilt, table) }); err != nil {
 		t.Fatal(err)
@@ -163,7 +174,7 @@ func TestRollupsCountEveryStoredRowOnce(t *testing.T) {
 	if len(rebuilt) != want {
 		t.Errorf("rebuilt %d tables (%v), want every rollup table (%d)", len(rebuilt), rebuilt, want)
 	}
-	check("rebuilt")
+	check("rebuilt", false)
 }
 
 func TestRollupCompactionKeepsSums(t *testing.T) {

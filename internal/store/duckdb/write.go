@@ -14,6 +14,8 @@ import (
 
 	duck "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/castwatch/castwatch/internal/rollup"
+
 	"github.com/castwatch/castwatch/internal/schema"
 	"github.com/castwatch/castwatch/internal/store"
 )
@@ -514,32 +516,87 @@ func (d *DB) QuarantineCount(ctx context.Context, tenant string) (int64, error) 
 }
 
 // writeEvents writes a batch of an event table: the batch goes to the staging table; the rows whose natural key
-// is not stored yet go to a temporary table "fresh" with their EventTimeColumn; then one transaction appends the
-// fresh rows to t and their counts to t's rollups, so a rollup counts every stored row exactly once. For a
+// is not stored yet go to the temporary table "fresh" with their EventTimeColumn; then one transaction appends the
+// fresh rows to t and, when t has rollups, to its rollup-pending table, whose rows are counted into the rollups
+// later in larger steps (flushPending), so a rollup counts every stored row exactly once. For a
 // time-keyed table the stored keys are looked up only among the rows whose event time lies within the batch's
 // (a stored row with an equal key has an equal event time), which DuckDB reads from those row groups only.
-func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (int, error) {
+//
+// The statements are built once per table (eventWriter). They are not prepared: DuckDB plans a prepared statement
+// with the statistics of the tables at that time, and a plan made over the empty temporary table reads nothing
+// from it later.
+func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (n int, err error) {
 	clear, err := d.stageBatch(ctx, c, t, batch)
 	if err != nil {
 		return 0, err
 	}
 	defer clear()
-	stage := ident(stageName(t))
-	keys := make([]string, len(t.Key))
-	for i, k := range t.Key {
-		keys[i] = fmt.Sprintf("x.%s = %s", ident(k), stageColumn(t.Columns[t.ColumnIndex(k)], "s."))
+	w, err := d.eventWriter(ctx, c, t)
+	if err != nil {
+		return 0, err
 	}
-	cond := strings.Join(keys, " AND ")
 	var args []any
-	if TimeKeyed(t) {
+	if w.timeRange != "" {
 		var lo, hi sql.NullTime
-		ev := eventTimeExpr(t, "")
-		if err := c.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s), max(%s) FROM %s", ev, ev, stage)).Scan(&lo, &hi); err != nil {
+		if err := c.QueryRowContext(ctx, w.timeRange).Scan(&lo, &hi); err != nil {
 			return 0, fmt.Errorf("event time range: %w", err)
 		}
-		cond = fmt.Sprintf("x.%s BETWEEN $1 AND $2 AND %s", ident(EventTimeColumn), cond)
 		args = []any{lo.Time, hi.Time}
 	}
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if _, err = c.ExecContext(ctx, w.clearFresh); err != nil {
+		return 0, err
+	}
+	if _, err = c.ExecContext(ctx, w.fillFresh, args...); err != nil {
+		return 0, err
+	}
+	res, err := c.ExecContext(ctx, w.insert)
+	if err != nil {
+		return 0, err
+	}
+	k, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("rows affected: %w", err)
+	}
+	n = int(k)
+	if n > 0 && w.pending != "" {
+		if _, err = c.ExecContext(ctx, w.pending); err != nil {
+			return 0, err
+		}
+	}
+	if _, err = c.ExecContext(ctx, "COMMIT"); err != nil {
+		return 0, err
+	}
+	d.notePending(ctx, c, t, n)
+	return n, nil
+}
+
+// eventWriterStmts are the statements of writeEvents for one table, on the write connection.
+type eventWriterStmts struct {
+	// timeRange reads the staged batch's event-time range (time-keyed tables only).
+	timeRange string
+	// clearFresh empties the fresh table; fillFresh fills it with the staged rows whose key is new ($1, $2: the
+	// batch's event-time range, for time-keyed tables); insert appends them to the table.
+	clearFresh, fillFresh, insert string
+	// pending appends the fresh rows to the table's rollup-pending table ("" for a table without rollups).
+	pending string
+}
+
+// eventWriter returns t's statements, creating its temporary fresh table and building them on first use.
+// The caller holds d.mu and has staged a batch (the staging table exists).
+func (d *DB) eventWriter(ctx context.Context, c *sql.Conn, t *schema.Table) (*eventWriterStmts, error) {
+	if w := d.writers[t.Name]; w != nil {
+		return w, nil
+	}
+	stage := ident(stageName(t))
+	fresh := ident(freshName(t))
 	cols := identList(columnNames(t))
 	sel := make([]string, 0, len(t.Columns)+1)
 	for _, col := range t.Columns {
@@ -549,53 +606,46 @@ func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batc
 		cols += ", " + ident(EventTimeColumn)
 		sel = append(sel, eventTimeExpr(t, "s.")+" AS "+ident(EventTimeColumn))
 	}
-	fresh := ident(freshName(t))
-	stmts := []string{
-		fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS x WHERE %s)",
-			fresh, strings.Join(sel, ", "), stage, ident(t.Name), cond),
-		fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", ident(t.Name), cols, cols, fresh),
+	keys := make([]string, len(t.Key))
+	for i, k := range t.Key {
+		keys[i] = fmt.Sprintf("x.%s = %s", ident(k), stageColumn(t.Columns[t.ColumnIndex(k)], "s."))
 	}
-	rollups, err := d.rollupInserts(t, fresh)
-	if err != nil {
-		return 0, err
-	}
-	stmts = append(stmts, rollups...)
-	var n int
-	var since time.Time
-	err = inTx(ctx, c, func(tx *sql.Tx) error {
-		for i, s := range stmts {
-			a := args
-			if i > 0 {
-				a = nil
-			}
-			res, err := tx.ExecContext(ctx, s, a...)
-			if err != nil {
-				return err
-			}
-			if i == 1 {
-				k, err := res.RowsAffected()
-				if err != nil {
-					return fmt.Errorf("rows affected: %w", err)
-				}
-				n = int(k)
-			}
+	// The stored rows that may repeat a batch key: those with a probe value of the batch (their event time, or
+	// their first key column after the tenant), within the batch's event times for a time-keyed table. DuckDB
+	// builds the IN side's hash table from the small batch and reads one column of the stored rows to probe it.
+	probe, probeStage := ident(t.Key[len(t.Key)-1]), stageColumn(t.Columns[t.ColumnIndex(t.Key[len(t.Key)-1])], "")
+	for _, k := range t.Key {
+		if k != "tenant" {
+			probe, probeStage = ident(k), stageColumn(t.Columns[t.ColumnIndex(k)], "")
+			break
 		}
-		if len(rollups) == 0 || n == 0 {
-			return nil
-		}
-		var lo sql.NullTime
-		err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT min(%s) FROM %s", ident(EventTimeColumn), fresh)).Scan(&lo)
-		since = lo.Time
-		return err
-	})
-	if _, derr := c.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+fresh); derr != nil && err == nil {
-		d.log.Warn("duckdb temporary table not dropped", "table", freshName(t), "err", derr)
 	}
-	if err != nil {
-		return 0, err
+	window := ""
+	if TimeKeyed(t) {
+		probe, probeStage = ident(EventTimeColumn), eventTimeExpr(t, "")
+		window = fmt.Sprintf("%s BETWEEN $1 AND $2 AND ", ident(EventTimeColumn))
 	}
-	d.noteRollupRows(ctx, c, t, n, since)
-	return n, nil
+	candidates := fmt.Sprintf("(SELECT * FROM %s WHERE %s%s IN (SELECT %s FROM %s))", ident(t.Name), window, probe, probeStage, stage)
+	cond := strings.Join(keys, " AND ")
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP TABLE %s AS SELECT %s FROM %s LIMIT 0",
+		fresh, cols, ident(t.Name))); err != nil {
+		return nil, fmt.Errorf("prepare writes of %s: %w", t.Name, err)
+	}
+	w := &eventWriterStmts{
+		clearFresh: "DELETE FROM " + fresh,
+		fillFresh: fmt.Sprintf("INSERT INTO %s SELECT %s FROM %s AS s WHERE NOT EXISTS (SELECT 1 FROM %s AS x WHERE %s)",
+			fresh, strings.Join(sel, ", "), stage, candidates, cond),
+		insert: fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", ident(t.Name), cols, cols, fresh),
+	}
+	if len(rollup.For(t.Name)) > 0 {
+		w.pending = fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", ident(rollup.PendingTable(t.Name)), cols, cols, fresh)
+	}
+	if TimeKeyed(t) {
+		ev := eventTimeExpr(t, "")
+		w.timeRange = fmt.Sprintf("SELECT min(%s), max(%s) FROM %s", ev, ev, stage)
+	}
+	d.writers[t.Name] = w
+	return w, nil
 }
 
 // freshName is the temporary table holding the new rows of a write to t.
