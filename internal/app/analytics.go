@@ -274,9 +274,8 @@ func behaviourEvents(events []schema.Event) []schema.Event {
 func (a *App) saveAnalytics(ctx context.Context, out ueba.Output, st *AnalyticsStats) error {
 	st.Findings += len(out.Findings)
 	st.Notable += len(out.Notable)
-	if err := a.store.SaveRiskSessions(ctx, out.Sessions); err != nil {
-		return err
-	}
+	// Alerts and incidents first: a reader who sees a notable session then finds its incident. All three writes
+	// are idempotent, so a run retried after a failure in between repeats them harmlessly.
 	for _, s := range out.Sessions {
 		if !s.Notable {
 			continue
@@ -289,7 +288,7 @@ func (a *App) saveAnalytics(ctx context.Context, out ueba.Output, st *AnalyticsS
 			return fmt.Errorf("open notable-user incident: %w", err)
 		}
 	}
-	return nil
+	return a.store.SaveRiskSessions(ctx, out.Sessions)
 }
 
 // findingAlerts turns a notable session's findings into alerts (deterministic ids: session, rule, value, event).
