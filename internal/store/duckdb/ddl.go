@@ -232,44 +232,40 @@ func SchemaVersion() int { return migrations[len(migrations)-1].version }
 
 // migrate records and applies pending migrations, creates missing data tables and adds columns a table has gained.
 func (d *DB) migrate(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return d.withWriteConn(func(c *sql.Conn) error {
+		if _, err := c.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("duckdb: migrate: %w", err)
-	}
-	var current int
-	if err := c.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("duckdb: migrate: read version: %w", err)
-	}
-	for _, m := range migrations {
-		if m.version <= current {
-			continue
-		}
-		if err := d.apply(ctx, c, m); err != nil {
-			return err
-		}
-		d.log.Info("duckdb migration applied", "version", m.version, "name", m.name)
-	}
-	for _, t := range d.tables {
-		if err := validateTable(t); err != nil {
 			return fmt.Errorf("duckdb: migrate: %w", err)
 		}
-		if _, err := c.ExecContext(ctx, createTableSQL(t)); err != nil {
-			return fmt.Errorf("duckdb: create table %s: %w", t.Name, err)
+		var current int
+		if err := c.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("duckdb: migrate: read version: %w", err)
 		}
-		if err := addMissingColumns(ctx, c, t); err != nil {
-			return err
+		for _, m := range migrations {
+			if m.version <= current {
+				continue
+			}
+			if err := d.apply(ctx, c, m); err != nil {
+				return err
+			}
+			d.log.Info("duckdb migration applied", "version", m.version, "name", m.name)
 		}
-		if err := d.upgradeTable(ctx, c, t); err != nil {
-			return err
+		for _, t := range d.tables {
+			if err := validateTable(t); err != nil {
+				return fmt.Errorf("duckdb: migrate: %w", err)
+			}
+			if _, err := c.ExecContext(ctx, createTableSQL(t)); err != nil {
+				return fmt.Errorf("duckdb: create table %s: %w", t.Name, err)
+			}
+			if err := addMissingColumns(ctx, c, t); err != nil {
+				return err
+			}
+			if err := d.upgradeTable(ctx, c, t); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // upgradeTable brings a table created by an earlier version to the current layout: it adds and fills

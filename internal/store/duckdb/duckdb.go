@@ -240,6 +240,17 @@ func (d *DB) Close() error {
 	return errors.Join(errs...)
 }
 
+// withWriteConn runs fn on the write connection while holding d.mu, which serialises writes.
+func (d *DB) withWriteConn(fn func(c *sql.Conn) error) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.writeConn()
+	if err != nil {
+		return err
+	}
+	return fn(c)
+}
+
 // writeConn returns the write connection; the caller holds d.mu.
 func (d *DB) writeConn() (*sql.Conn, error) {
 	if d.closed {

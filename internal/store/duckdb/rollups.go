@@ -30,9 +30,9 @@ const compactLookback = 48 * time.Hour
 
 // rollupState tracks the partial counts appended to one source table's rollups since their last compaction.
 type rollupState struct {
-	pending int       // source rows counted into the rollups since the last compaction
+	counted int       // source rows counted into the rollups since the last compaction
 	since   time.Time // earliest event time counted since the last compaction
-	waiting int       // rows in the pending table
+	pending int       // rows in the pending table
 }
 
 // viewOver returns the SELECT of a parser view reading relation instead of its stored table.
@@ -51,11 +51,13 @@ func viewOver(view, relation string) (string, error) {
 	return "", fmt.Errorf("no view %s", view)
 }
 
-// rollups are the rollups the store keeps: those whose table and view it has.
-func (d *DB) rollups() []rollup.Def {
-	var out []rollup.Def
+// rolledTables are the store's tables that have rollups.
+func (d *DB) rolledTables() []*schema.Table {
+	var out []*schema.Table
 	for _, t := range d.tables {
-		out = append(out, rollup.For(t.Name)...)
+		if len(rollup.For(t.Name)) > 0 {
+			out = append(out, t)
+		}
 	}
 	return out
 }
@@ -63,69 +65,61 @@ func (d *DB) rollups() []rollup.Def {
 // ensureRollups creates the pending tables and views, and missing rollup tables; a table with a new rollup table
 // has all its rollups recounted from its stored rows.
 func (d *DB) ensureRollups(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	recount := map[string]bool{}
-	for _, t := range d.tables {
-		defs := rollup.For(t.Name)
-		if len(defs) == 0 {
-			continue
-		}
-		pending := rollup.PendingTable(t.Name)
-		stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS SELECT %s, %s FROM %s LIMIT 0",
-			ident(pending), identList(columnNames(t)), ident(EventTimeColumn), ident(t.Name))}
-		views := map[string]bool{}
-		for _, r := range defs {
-			if !views[r.View] {
-				views[r.View] = true
-				sel, err := viewOver(r.View, ident(pending))
-				if err != nil {
-					return fmt.Errorf("duckdb: rollup %s: %w", r.Name, err)
+	return d.withWriteConn(func(c *sql.Conn) error {
+		recount := map[string]bool{}
+		for _, t := range d.rolledTables() {
+			defs := rollup.For(t.Name)
+			pending := rollup.PendingTable(t.Name)
+			stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s AS SELECT %s, %s FROM %s LIMIT 0",
+				ident(pending), identList(columnNames(t)), ident(EventTimeColumn), ident(t.Name))}
+			views := map[string]bool{}
+			for _, r := range defs {
+				if !views[r.View] {
+					views[r.View] = true
+					sel, err := viewOver(r.View, ident(pending))
+					if err != nil {
+						return fmt.Errorf("duckdb: rollup %s: %w", r.Name, err)
+					}
+					stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(rollup.PendingView(r.View)), sel))
 				}
-				stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", ident(rollup.PendingView(r.View)), sel))
-			}
-			for _, tb := range r.Tables() {
-				var exists bool
-				if err := c.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+				for _, tb := range r.Tables() {
+					var exists bool
+					if err := c.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
 					WHERE table_schema = 'main' AND table_name = ?)`, tb.Name).Scan(&exists); err != nil {
-					return fmt.Errorf("duckdb: rollup %s: %w", tb.Name, err)
-				}
-				if !exists {
-					recount[t.Name] = true
-					stmts = append(stmts, r.CreateSQL(tb.Name))
+						return fmt.Errorf("duckdb: rollup %s: %w", tb.Name, err)
+					}
+					if !exists {
+						recount[t.Name] = true
+						stmts = append(stmts, r.CreateSQL(tb.Name))
+					}
 				}
 			}
-		}
-		if _, err := c.ExecContext(ctx, stmts[0]); err != nil {
-			return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
-		}
-		pt := *t // the pending table gains the columns its table gained
-		pt.Name = pending
-		if err := addMissingColumns(ctx, c, &pt); err != nil {
-			return err
-		}
-		if err := execTx(ctx, c, stmts[1:]); err != nil {
-			return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
-		}
-	}
-	for _, t := range d.tables {
-		if recount[t.Name] {
-			if _, err := d.recount(ctx, c, t.Name, nil); err != nil {
+			if _, err := c.ExecContext(ctx, stmts[0]); err != nil {
+				return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
+			}
+			pt := *t // the pending table gains the columns its table gained
+			pt.Name = pending
+			if err := addMissingColumns(ctx, c, &pt); err != nil {
 				return err
 			}
+			if err := execTx(ctx, c, stmts[1:]); err != nil {
+				return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
+			}
 		}
-	}
-	return d.initRollupState(ctx, c)
+		for _, t := range d.tables {
+			if recount[t.Name] {
+				if err := d.recount(ctx, c, t.Name, nil); err != nil {
+					return err
+				}
+			}
+		}
+		return d.initRollupState(ctx, c)
+	})
 }
 
 // recount recounts the rollups of one stored table from its rows and empties its pending table, in one
 // transaction; progress, if not nil, gets each rollup table's rows.
-func (d *DB) recount(ctx context.Context, c *sql.Conn, table string, progress func(table string, rows int64)) (int64, error) {
-	var total int64
+func (d *DB) recount(ctx context.Context, c *sql.Conn, table string, progress func(table string, rows int64)) error {
 	type done struct {
 		name string
 		rows int64
@@ -146,34 +140,30 @@ func (d *DB) recount(ctx context.Context, c *sql.Conn, table string, progress fu
 					return err
 				}
 				tables = append(tables, done{tb.Name, n})
-				total += n
 			}
 		}
 		_, err := tx.ExecContext(ctx, "DELETE FROM "+ident(rollup.PendingTable(table)))
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("duckdb: recount rollups of %s: %w", table, err)
+		return fmt.Errorf("duckdb: recount rollups of %s: %w", table, err)
 	}
 	if st := d.rollupState[table]; st != nil {
-		st.waiting = 0
+		*st = rollupState{} // complete and compacted, nothing pending
 	}
 	for _, t := range tables {
 		if progress != nil {
 			progress(t.name, t.rows)
 		}
 	}
-	return total, nil
+	return nil
 }
 
 // initRollupState starts compaction tracking after Open: the buckets of the last compactLookback before each
 // table's newest event are taken as appended to.
 func (d *DB) initRollupState(ctx context.Context, c *sql.Conn) error {
 	d.rollupState = map[string]*rollupState{}
-	for _, t := range d.tables {
-		if len(rollup.For(t.Name)) == 0 {
-			continue
-		}
+	for _, t := range d.rolledTables() {
 		var newest sql.NullTime
 		if err := c.QueryRowContext(ctx, fmt.Sprintf("SELECT max(%s) FROM %s", ident(EventTimeColumn), ident(t.Name))).Scan(&newest); err != nil {
 			return fmt.Errorf("duckdb: newest event of %s: %w", t.Name, err)
@@ -182,7 +172,7 @@ func (d *DB) initRollupState(ctx context.Context, c *sql.Conn) error {
 		if newest.Valid {
 			st.since = newest.Time.Add(-compactLookback)
 		}
-		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM "+ident(rollup.PendingTable(t.Name))).Scan(&st.waiting); err != nil {
+		if err := c.QueryRowContext(ctx, "SELECT count(*) FROM "+ident(rollup.PendingTable(t.Name))).Scan(&st.pending); err != nil {
 			return fmt.Errorf("duckdb: pending rows of %s: %w", t.Name, err)
 		}
 		d.rollupState[t.Name] = st
@@ -197,8 +187,8 @@ func (d *DB) notePending(ctx context.Context, c *sql.Conn, t *schema.Table, n in
 	if st == nil || n == 0 {
 		return
 	}
-	st.waiting += n
-	if st.waiting < d.flushEvery {
+	st.pending += n
+	if st.pending < d.flushEvery {
 		return
 	}
 	if err := d.flushPending(ctx, c, t); err != nil {
@@ -233,7 +223,7 @@ func (d *DB) flushPending(ctx context.Context, c *sql.Conn, t *schema.Table) err
 		return fmt.Errorf("flush pending rows of %s: %w", t.Name, err)
 	}
 	if st := d.rollupState[t.Name]; st != nil {
-		st.waiting = 0
+		st.pending = 0
 	}
 	d.noteRollupRows(ctx, c, t, n, since.Time)
 	return nil
@@ -242,20 +232,14 @@ func (d *DB) flushPending(ctx context.Context, c *sql.Conn, t *schema.Table) err
 // FlushRollups counts every pending row into the rollups now (readers count pending rows anyway; this makes the
 // rollup tables complete on their own).
 func (d *DB) FlushRollups(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	for _, t := range d.tables {
-		if len(rollup.For(t.Name)) > 0 {
+	return d.withWriteConn(func(c *sql.Conn) error {
+		for _, t := range d.rolledTables() {
 			if err := d.flushPending(ctx, c, t); err != nil {
 				return fmt.Errorf("duckdb: %w", err)
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // noteRollupRows records n rows of t counted into the rollups from event time since on, and compacts t's rollups when enough have
@@ -265,18 +249,18 @@ func (d *DB) noteRollupRows(ctx context.Context, c *sql.Conn, t *schema.Table, n
 	if st == nil || n == 0 {
 		return
 	}
-	st.pending += n
+	st.counted += n
 	if st.since.IsZero() || since.Before(st.since) {
 		st.since = since
 	}
-	if st.pending < d.compactEvery {
+	if st.counted < d.compactEvery {
 		return
 	}
 	if err := d.compact(ctx, c, t.Name, st.since); err != nil {
 		d.log.Warn("duckdb rollup compaction failed", "table", t.Name, "err", err)
 		return
 	}
-	st.pending, st.since = 0, time.Time{}
+	st.counted, st.since = 0, time.Time{}
 }
 
 // compact merges the partial counts of table's rollups from since on.
@@ -299,47 +283,33 @@ func (d *DB) compact(ctx context.Context, c *sql.Conn, table string, since time.
 // pending tables. Use it after rows were written around WriteRows (bulk copies); progress, if not nil, gets a line
 // per rollup table.
 func (d *DB) RebuildRollups(ctx context.Context, progress func(table string, rows int64)) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	for _, t := range d.tables {
-		if len(rollup.For(t.Name)) == 0 {
-			continue
+	return d.withWriteConn(func(c *sql.Conn) error {
+		for _, t := range d.rolledTables() {
+			if err := d.recount(ctx, c, t.Name, progress); err != nil {
+				return err
+			}
 		}
-		if _, err := d.recount(ctx, c, t.Name, progress); err != nil {
-			return err
-		}
-		if st := d.rollupState[t.Name]; st != nil {
-			st.pending, st.since = 0, time.Time{}
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // RefreshEventTimes recomputes EventTimeColumn of every row of a table from the row's columns, after rows were
 // changed around WriteRows (bulk SQL). Rollups are not recounted: call RebuildRollups afterwards.
 func (d *DB) RefreshEventTimes(ctx context.Context, table string) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	for _, t := range d.tables {
-		if t.Name != table {
-			continue
+	return d.withWriteConn(func(c *sql.Conn) error {
+		for _, t := range d.tables {
+			if t.Name != table {
+				continue
+			}
+			if !StoresEventTime(t) {
+				return fmt.Errorf("duckdb: %s has no %s column", table, EventTimeColumn)
+			}
+			_, err := c.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s", ident(t.Name), ident(EventTimeColumn), eventTimeExpr(t, "")))
+			if err != nil {
+				return fmt.Errorf("duckdb: refresh event times of %s: %w", table, err)
+			}
+			return nil
 		}
-		if !StoresEventTime(t) {
-			return fmt.Errorf("duckdb: %s has no %s column", table, EventTimeColumn)
-		}
-		_, err := c.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s = %s", ident(t.Name), ident(EventTimeColumn), eventTimeExpr(t, "")))
-		if err != nil {
-			return fmt.Errorf("duckdb: refresh event times of %s: %w", table, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("duckdb: no table %s", table)
+		return fmt.Errorf("duckdb: no table %s", table)
+	})
 }

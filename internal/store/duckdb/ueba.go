@@ -43,34 +43,28 @@ func (d *DB) SaveRiskSessions(ctx context.Context, sessions []ueba.Session) erro
 	if len(sessions) == 0 {
 		return nil
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	tx, err := c.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("duckdb: save risk sessions: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	for _, s := range sessions {
-		findings, err := json.Marshal(s.Findings)
-		if err != nil {
-			return fmt.Errorf("duckdb: save risk session %s: %w", s.ID, err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO risk_sessions (id, tenant, user_name, peer_group, start_time,
+	return d.withWriteConn(func(c *sql.Conn) error {
+		err := inTx(ctx, c, func(tx *sql.Tx) error {
+			for _, s := range sessions {
+				findings, err := json.Marshal(s.Findings)
+				if err != nil {
+					return fmt.Errorf("session %s: %w", s.ID, err)
+				}
+				_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO risk_sessions (id, tenant, user_name, peer_group, start_time,
 				end_time, events, score, notable, notable_at, open, findings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.Tenant, s.User, nullString(s.PeerGroup), s.Start.UTC(), s.End.UTC(), s.Events, s.Score, s.Notable,
-			nullTime(s.NotableAt), s.Open, string(findings))
+					s.ID, s.Tenant, s.User, nullString(s.PeerGroup), s.Start.UTC(), s.End.UTC(), s.Events, s.Score, s.Notable,
+					nullTime(s.NotableAt), s.Open, string(findings))
+				if err != nil {
+					return fmt.Errorf("session %s: %w", s.ID, err)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("duckdb: save risk session %s: %w", s.ID, err)
+			return fmt.Errorf("duckdb: save risk sessions: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("duckdb: save risk sessions: %w", err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // RiskSessions lists sessions, highest score first, then latest first.
@@ -153,18 +147,14 @@ func (d *DB) scanRiskSessions(ctx context.Context, q string, args ...any) ([]ueb
 
 // SaveUEBAState stores the behaviour engine's state and the event time it has processed up to.
 func (d *DB) SaveUEBAState(ctx context.Context, state []byte, processedTo time.Time) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	_, err = c.ExecContext(ctx, `INSERT OR REPLACE INTO ueba_state (name, state, processed_to, updated) VALUES ('engine', ?, ?, ?)`,
-		state, processedTo.UTC(), d.now().UTC())
-	if err != nil {
-		return fmt.Errorf("duckdb: save behaviour state: %w", err)
-	}
-	return nil
+	return d.withWriteConn(func(c *sql.Conn) error {
+		_, err := c.ExecContext(ctx, `INSERT OR REPLACE INTO ueba_state (name, state, processed_to, updated) VALUES ('engine', ?, ?, ?)`,
+			state, processedTo.UTC(), d.now().UTC())
+		if err != nil {
+			return fmt.Errorf("duckdb: save behaviour state: %w", err)
+		}
+		return nil
+	})
 }
 
 // LoadUEBAState returns the stored engine state, or nil and the zero time when there is none.
@@ -185,16 +175,12 @@ func (d *DB) LoadUEBAState(ctx context.Context) ([]byte, time.Time, error) {
 
 // ClearUEBA deletes the behaviour engine's state and risk sessions, before a rebuild from history.
 func (d *DB) ClearUEBA(ctx context.Context) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	for _, q := range []string{`DELETE FROM risk_sessions`, `DELETE FROM ueba_state`} {
-		if _, err := c.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("duckdb: clear behaviour analytics: %w", err)
+	return d.withWriteConn(func(c *sql.Conn) error {
+		for _, q := range []string{`DELETE FROM risk_sessions`, `DELETE FROM ueba_state`} {
+			if _, err := c.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("duckdb: clear behaviour analytics: %w", err)
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }

@@ -65,6 +65,7 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -441,36 +442,26 @@ func SentinelViews() []string {
 
 // createViews (re)creates the parser views whose source table the store has, in one transaction. It runs at every
 // read-write Open after the tables and migrations, so a view always matches the current table columns.
-func (d *DB) createViews(ctx context.Context) (err error) {
+func (d *DB) createViews(ctx context.Context) error {
 	have := make(map[string]bool, len(d.tables))
 	for _, t := range d.tables {
 		have[t.Name] = true
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c, err := d.writeConn()
-	if err != nil {
-		return err
-	}
-	tx, err := c.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("duckdb: create views: %w", err)
-	}
-	defer func() {
+	return d.withWriteConn(func(c *sql.Conn) error {
+		err := inTx(ctx, c, func(tx *sql.Tx) error {
+			for _, v := range sentinelViews {
+				if !have[v.source] {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, v.sql); err != nil {
+					return fmt.Errorf("view %s: %w", v.name, err)
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			_ = tx.Rollback()
+			return fmt.Errorf("duckdb: create views: %w", err)
 		}
-	}()
-	for _, v := range sentinelViews {
-		if !have[v.source] {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, v.sql); err != nil {
-			return fmt.Errorf("duckdb: create view %s: %w", v.name, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("duckdb: create views: commit: %w", err)
-	}
-	return nil
+		return nil
+	})
 }

@@ -613,13 +613,14 @@ func (d *DB) eventWriter(ctx context.Context, c *sql.Conn, t *schema.Table) (*ev
 	// The stored rows that may repeat a batch key: those with a probe value of the batch (their event time, or
 	// their first key column after the tenant), within the batch's event times for a time-keyed table. DuckDB
 	// builds the IN side's hash table from the small batch and reads one column of the stored rows to probe it.
-	probe, probeStage := ident(t.Key[len(t.Key)-1]), stageColumn(t.Columns[t.ColumnIndex(t.Key[len(t.Key)-1])], "")
+	first := t.Key[0]
 	for _, k := range t.Key {
 		if k != "tenant" {
-			probe, probeStage = ident(k), stageColumn(t.Columns[t.ColumnIndex(k)], "")
+			first = k
 			break
 		}
 	}
+	probe, probeStage := ident(first), stageColumn(t.Columns[t.ColumnIndex(first)], "")
 	window := ""
 	if TimeKeyed(t) {
 		probe, probeStage = ident(EventTimeColumn), eventTimeExpr(t, "")
