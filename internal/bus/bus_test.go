@@ -481,3 +481,72 @@ func TestExternalServer(t *testing.T) {
 		t.Fatal("connecting to a closed port succeeded")
 	}
 }
+
+// Messages waiting when the consumer starts arrive in batches of at most the requested size, in order; a
+// message whose result is an error is delivered again on its own terms while the rest of its batch is acked.
+func TestConsumeBatch(t *testing.T) {
+	b := openTest(t, t.TempDir())
+	ctx := testCtx(t)
+	const n = 40
+	for i := range n {
+		if _, err := b.Publish(ctx, "castwatch.batch.t.audit", fmt.Sprintf("m%02d", i), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var sizes []int
+	var order []string
+	failed := map[string]int{}
+	stop, err := b.ConsumeBatch(ctx, "batched", "", 8, func(ctx context.Context, ms []Msg) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		sizes = append(sizes, len(ms))
+		errs := make([]error, len(ms))
+		for i, m := range ms {
+			if m.MsgID == "m07" && failed[m.MsgID] == 0 {
+				failed[m.MsgID]++
+				errs[i] = errors.New("try again")
+				continue
+			}
+			order = append(order, m.MsgID)
+		}
+		return errs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if err := b.WaitDrained(ctx, "batched"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(order) != n {
+		t.Fatalf("handled %d messages, want %d: %v", len(order), n, order)
+	}
+	seen := map[string]int{}
+	for _, id := range order {
+		seen[id]++
+	}
+	if len(seen) != n {
+		t.Errorf("a message was acknowledged twice or lost: %v", order)
+	}
+	biggest := 0
+	for _, s := range sizes {
+		if s > 8 {
+			t.Errorf("batch of %d messages, want at most 8", s)
+		}
+		biggest = max(biggest, s)
+	}
+	if biggest < 2 {
+		t.Errorf("batch sizes %v: messages waiting together were never handled together", sizes)
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] < order[i-1] && order[i] != "m07" && order[i-1] != "m07" {
+			t.Errorf("out of order: %s after %s", order[i], order[i-1])
+		}
+	}
+	if _, err := b.ConsumeBatch(ctx, "x", "", 4, nil); err == nil {
+		t.Fatal("batch consumer without handler accepted")
+	}
+}

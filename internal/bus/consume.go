@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -32,18 +33,36 @@ type Msg struct {
 // bus's NakDelay. A message is never dropped because its handler failed.
 type Handler func(ctx context.Context, m Msg) error
 
+// BatchHandler handles messages delivered together, in order of delivery. It returns one error per message:
+// nil acknowledges that message, an error asks for its redelivery after the bus's NakDelay. A nil slice
+// acknowledges them all.
+type BatchHandler func(ctx context.Context, ms []Msg) []error
+
 // Consume starts a durable pull consumer named durable on the batch stream, receiving messages whose subject
 // matches filterSubject (empty: every batch subject). Messages are handled one at a time, in order of delivery;
 // at most the bus's MaxAckPending are unacknowledged at once. A message is acknowledged (and the acknowledgement
 // confirmed by the server) only after handler returns nil. The consumer keeps its position across restarts.
 // stop ends consumption and waits for a running handler to return; cancelling ctx does the same.
 func (b *Bus) Consume(ctx context.Context, durable, filterSubject string, handler Handler) (stop func(), err error) {
+	if handler == nil {
+		return nil, errors.New("bus: consume: handler is required")
+	}
+	return b.ConsumeBatch(ctx, durable, filterSubject, 1, func(ctx context.Context, ms []Msg) []error {
+		return []error{handler(ctx, ms[0])}
+	})
+}
+
+// ConsumeBatch is Consume for handlers that do better with several messages at once (one store transaction for
+// many small batches). Each call of handler gets the messages the client already holds, up to most of them (and
+// the bus's MaxAckPending), waiting for none beyond the first: a lone message is handled at once.
+func (b *Bus) ConsumeBatch(ctx context.Context, durable, filterSubject string, most int, handler BatchHandler) (stop func(), err error) {
 	if durable == "" {
 		return nil, errors.New("bus: consume: durable name is required")
 	}
 	if handler == nil {
 		return nil, errors.New("bus: consume: handler is required")
 	}
+	most = min(max(most, 1), b.cfg.MaxAckPending)
 	if filterSubject == "" {
 		filterSubject = b.cfg.SubjectPrefix + ".>"
 	}
@@ -59,58 +78,23 @@ func (b *Bus) Consume(ctx context.Context, durable, filterSubject string, handle
 	if err != nil {
 		return nil, fmt.Errorf("bus: consumer %s: %w", durable, err)
 	}
-	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	log := b.logger.With("consumer", durable)
-	nakDelay := b.cfg.NakDelay
-	var stopping atomic.Bool
-	cc, err := cons.Consume(func(jm jetstream.Msg) {
-		if stopping.Load() {
-			// Buffered but not handled: hand it back at once instead of letting it wait out the ack wait.
-			_ = jm.Nak()
-			return
-		}
-		m := Msg{Subject: jm.Subject(), Data: jm.Data()}
-		if h := jm.Headers(); h != nil {
-			m.MsgID = h.Get(nats.MsgIdHdr)
-		}
-		if md, err := jm.Metadata(); err == nil {
-			m.StreamSeq, m.Delivered = md.Sequence.Stream, md.NumDelivered
-		}
-		herr := b.runHandler(hctx, jm, m, handler)
-		if herr != nil {
-			log.Warn("message handling failed; redelivery scheduled", "subject", m.Subject, "msg_id", m.MsgID,
-				"delivered", m.Delivered, "retry_in", nakDelay, "err", herr)
-			if err := jm.NakWithDelay(nakDelay); err != nil {
-				log.Warn("nak failed; the message is redelivered after the ack wait", "msg_id", m.MsgID, "err", err)
-			}
-			return
-		}
-		actx, acancel := context.WithTimeout(hctx, 30*time.Second)
-		defer acancel()
-		if err := jm.DoubleAck(actx); err != nil {
-			// The handler's effects are idempotent; an unconfirmed ack only means a harmless redelivery.
-			log.Warn("ack not confirmed; the message may be redelivered", "msg_id", m.MsgID, "err", err)
-		}
-	},
-		jetstream.PullMaxMessages(b.cfg.MaxAckPending),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrConsumerDeleted) {
-				log.Debug("consume", "err", err)
-			}
-		}))
+	it, err := cons.Messages(jetstream.PullMaxMessages(b.cfg.MaxAckPending))
 	if err != nil {
-		cancel()
 		return nil, fmt.Errorf("bus: consume %s: %w", durable, err)
 	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c := &batchConsumer{bus: b, it: it, most: most, handler: handler, log: b.logger.With("consumer", durable),
+		done: make(chan struct{})}
+	go c.run(hctx)
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
-			stopping.Store(true)
-			cc.Drain()
+			c.stopping.Store(true)
+			it.Drain()
 			select {
-			case <-cc.Closed():
+			case <-c.done:
 			case <-time.After(b.cfg.AckWait):
-				log.Warn("consumer did not stop in time")
+				c.log.Warn("consumer did not stop in time")
 			}
 			cancel()
 		})
@@ -119,15 +103,101 @@ func (b *Bus) Consume(ctx context.Context, durable, filterSubject string, handle
 		select {
 		case <-ctx.Done():
 			stop()
-		case <-cc.Closed():
+		case <-c.done:
 		}
 	}()
 	return stop, nil
 }
 
-// runHandler runs handler, telling the server the message is still being worked on every third of the ack wait
-// so that a slow handler is not overtaken by a redelivery.
-func (b *Bus) runHandler(ctx context.Context, jm jetstream.Msg, m Msg, handler Handler) error {
+// batchConsumer is one running ConsumeBatch.
+type batchConsumer struct {
+	bus      *Bus
+	it       jetstream.MessagesContext
+	most     int
+	handler  BatchHandler
+	log      *slog.Logger
+	stopping atomic.Bool
+	done     chan struct{}
+}
+
+// run takes messages off the iterator until it is closed, handing them to the handler in batches.
+func (c *batchConsumer) run(ctx context.Context) {
+	defer close(c.done)
+	for {
+		jm, err := c.it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			return
+		}
+		if err != nil {
+			// Missed heartbeats and the like: the iterator re-issues its pull requests; try again shortly.
+			c.log.Debug("consume", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		batch := []jetstream.Msg{jm}
+		for len(batch) < c.most {
+			// Only what the client holds already: a message still on its way waits for the next batch.
+			more, err := c.it.Next(jetstream.NextMaxWait(time.Millisecond))
+			if err != nil {
+				break
+			}
+			batch = append(batch, more)
+		}
+		if c.stopping.Load() {
+			// Buffered but not handled: hand them back at once instead of letting them wait out the ack wait.
+			for _, jm := range batch {
+				_ = jm.Nak()
+			}
+			continue
+		}
+		c.handle(ctx, batch)
+	}
+}
+
+// handle runs the handler on one batch and acknowledges or rejects each message as it says.
+func (c *batchConsumer) handle(ctx context.Context, batch []jetstream.Msg) {
+	ms := make([]Msg, len(batch))
+	for i, jm := range batch {
+		m := Msg{Subject: jm.Subject(), Data: jm.Data()}
+		if h := jm.Headers(); h != nil {
+			m.MsgID = h.Get(nats.MsgIdHdr)
+		}
+		if md, err := jm.Metadata(); err == nil {
+			m.StreamSeq, m.Delivered = md.Sequence.Stream, md.NumDelivered
+		}
+		ms[i] = m
+	}
+	errs := c.bus.runHandler(ctx, batch, ms, c.handler)
+	if errs != nil && len(errs) != len(batch) {
+		err := fmt.Errorf("bus: handler returned %d results for %d messages", len(errs), len(batch))
+		errs = make([]error, len(batch))
+		for i := range errs {
+			errs[i] = err
+		}
+	}
+	nakDelay := c.bus.cfg.NakDelay
+	for i, jm := range batch {
+		m := ms[i]
+		if errs != nil && errs[i] != nil {
+			c.log.Warn("message handling failed; redelivery scheduled", "subject", m.Subject, "msg_id", m.MsgID,
+				"delivered", m.Delivered, "retry_in", nakDelay, "err", errs[i])
+			if err := jm.NakWithDelay(nakDelay); err != nil {
+				c.log.Warn("nak failed; the message is redelivered after the ack wait", "msg_id", m.MsgID, "err", err)
+			}
+			continue
+		}
+		actx, acancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := jm.DoubleAck(actx); err != nil {
+			// The handler's effects are idempotent; an unconfirmed ack only means a harmless redelivery.
+			c.log.Warn("ack not confirmed; the message may be redelivered", "msg_id", m.MsgID, "err", err)
+		}
+		acancel()
+	}
+}
+
+// runHandler runs handler, telling the server the messages are still being worked on every third of the ack
+// wait so that a slow handler is not overtaken by a redelivery.
+func (b *Bus) runHandler(ctx context.Context, batch []jetstream.Msg, ms []Msg, handler BatchHandler) []error {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -138,11 +208,13 @@ func (b *Bus) runHandler(ctx context.Context, jm jetstream.Msg, m Msg, handler H
 			case <-done:
 				return
 			case <-t.C:
-				_ = jm.InProgress()
+				for _, jm := range batch {
+					_ = jm.InProgress()
+				}
 			}
 		}
 	}()
-	return handler(ctx, m)
+	return handler(ctx, ms)
 }
 
 // ConsumerState is the progress of a durable consumer.

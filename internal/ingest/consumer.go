@@ -29,9 +29,14 @@ type Writer interface {
 
 // Source delivers bus messages to a durable consumer. *bus.Bus satisfies it.
 type Source interface {
-	Consume(ctx context.Context, durable, filterSubject string, handler bus.Handler) (stop func(), err error)
+	ConsumeBatch(ctx context.Context, durable, filterSubject string, most int, handler bus.BatchHandler) (stop func(), err error)
 	WaitDrained(ctx context.Context, durable string) error
 }
+
+// MaxMessages is the most bus messages the consumer stores together: the messages of one table and tenant that
+// arrive together are written in one store transaction. Small batches (an hour of a quiet SIEM type holds a
+// few dozen lines) cost nearly as much to write as big ones, so grouping them is most of the store's speed.
+const MaxMessages = 64
 
 // AfterWriteFunc runs after a batch's rows are stored and before the batch is acknowledged. It receives every
 // decoded row of the batch, new or already stored, so a redelivered batch is shown to it again: it must be
@@ -107,7 +112,7 @@ func (c *Consumer) Start(ctx context.Context, src Source, durable string) (stop 
 	if durable == "" {
 		durable = DefaultDurable
 	}
-	stop, err = src.Consume(ctx, durable, collect.SubjectPrefix+".>", c.Handle)
+	stop, err = src.ConsumeBatch(ctx, durable, collect.SubjectPrefix+".>", MaxMessages, c.HandleBatch)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
@@ -132,32 +137,83 @@ func (c *Consumer) failing() (int, error) {
 // an error when it must be delivered again. A message that can never be decoded is quarantined whole and
 // acknowledged, so it cannot block the consumer.
 func (c *Consumer) Handle(ctx context.Context, m bus.Msg) error {
-	err := c.handle(ctx, m)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		c.stats.Failures++
-		c.consecutive++
-		c.lastErr = err
-		return err
-	}
-	c.stats.Batches++
-	c.consecutive = 0
-	return nil
+	return c.HandleBatch(ctx, []bus.Msg{m})[0]
 }
 
-func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
+// HandleBatch stores bus messages delivered together and returns each one's result, as Handle does for one.
+// The messages of one tenant and table are written, quarantined and shown to AfterWrite together; if that fails
+// for a group of several, each of its messages is tried on its own, so one message the store refuses holds back
+// only itself.
+func (c *Consumer) HandleBatch(ctx context.Context, ms []bus.Msg) []error {
+	errs := make([]error, len(ms))
+	type key struct{ tenant, table string }
+	groups := map[key][]*decoded{}
+	var order []key
+	for i, m := range ms {
+		d, err := c.decode(ctx, m)
+		if err != nil || d == nil {
+			errs[i] = err
+			continue
+		}
+		d.index = i
+		k := key{d.batch.Tenant, d.table.Name}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], d)
+	}
+	for _, k := range order {
+		g := groups[k]
+		err := c.store(ctx, g)
+		if err == nil {
+			continue
+		}
+		if len(g) == 1 {
+			errs[g[0].index] = err
+			continue
+		}
+		c.log.Warn("storing messages together failed; storing them one by one", "tenant", k.tenant, "table", k.table,
+			"messages", len(g), "err", err)
+		for _, d := range g {
+			errs[d.index] = c.store(ctx, []*decoded{d})
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, err := range errs {
+		if err != nil {
+			c.stats.Failures++
+			c.consecutive++
+			c.lastErr = err
+			continue
+		}
+		c.stats.Batches++
+		c.consecutive = 0
+	}
+	return errs
+}
+
+// decoded is one bus message decoded into its table's rows and the records set aside.
+type decoded struct {
+	index int
+	batch collect.Batch
+	table *schema.Table
+	rows  []schema.Row
+	bad   []store.Quarantined
+}
+
+// decode decodes one message. A message that is not a usable batch is quarantined whole: decode then returns
+// nil, or the error of quarantining it.
+func (c *Consumer) decode(ctx context.Context, m bus.Msg) (*decoded, error) {
 	b, err := collect.DecodeBatch(m.Data)
 	if err != nil {
-		return c.quarantineMessage(ctx, m, "", err.Error())
+		return nil, c.quarantineMessage(ctx, m, "", err.Error())
 	}
 	t := schema.TableByName(b.Table)
 	if t == nil {
-		return c.quarantineMessage(ctx, m, b.Tenant, fmt.Sprintf("unknown table %q", b.Table))
+		return nil, c.quarantineMessage(ctx, m, b.Tenant, fmt.Sprintf("unknown table %q", b.Table))
 	}
-	labels := []string{b.Tenant, t.Name}
-	rows := make([]schema.Row, 0, len(b.Records))
-	var bad []store.Quarantined
+	d := &decoded{batch: b, table: t, rows: make([]schema.Row, 0, len(b.Records))}
 	ingested := b.Fetched
 	if ingested.IsZero() {
 		ingested = c.now()
@@ -165,7 +221,7 @@ func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
 	for i, raw := range b.Records {
 		row, err := t.Decode(b.Tenant, raw, ingested)
 		if err != nil {
-			bad = append(bad, store.Quarantined{
+			d.bad = append(d.bad, store.Quarantined{
 				Tenant:   b.Tenant,
 				Source:   b.Stream,
 				Position: position(b, i),
@@ -175,18 +231,41 @@ func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
 			})
 			continue
 		}
-		rows = append(rows, row)
+		d.rows = append(d.rows, row)
 	}
 	for _, m := range b.Malformed {
-		bad = append(bad, store.Quarantined{Tenant: b.Tenant, Source: b.Stream, Position: m.Position,
+		d.bad = append(d.bad, store.Quarantined{Tenant: b.Tenant, Source: b.Stream, Position: m.Position,
 			Reason: m.Reason, Raw: m.Raw, Time: c.now().UTC()})
 	}
-	// Rows first, then quarantine: if quarantining fails the redelivery finds the rows already stored.
+	return d, nil
+}
+
+// store writes the rows of messages of one tenant and table in one call, then quarantines their bad records, then
+// runs AfterWrite on their rows. Rows come before quarantine: if quarantining fails the redelivery finds the rows
+// already stored.
+func (c *Consumer) store(ctx context.Context, g []*decoded) error {
+	first := g[0]
+	t := first.table
+	labels := []string{first.batch.Tenant, t.Name}
+	what := fmt.Sprintf("%s page %d", first.batch.Stream, first.batch.Page)
+	if len(g) > 1 {
+		what = fmt.Sprintf("%s pages %d… (%d messages)", first.batch.Stream, first.batch.Page, len(g))
+	}
+	var rows []schema.Row
+	var bad []store.Quarantined
+	if len(g) == 1 {
+		rows, bad = first.rows, first.bad
+	} else {
+		for _, d := range g {
+			rows = append(rows, d.rows...)
+			bad = append(bad, d.bad...)
+		}
+	}
 	if len(rows) > 0 {
 		n, err := c.cfg.Store.WriteRows(ctx, t, rows)
 		if err != nil {
 			c.cfg.Metrics.Failures.WithLabelValues(labels...).Inc()
-			return fmt.Errorf("ingest %s page %d: write %s: %w", b.Stream, b.Page, t.Name, err)
+			return fmt.Errorf("ingest %s: write %s: %w", what, t.Name, err)
 		}
 		c.cfg.Metrics.Rows.WithLabelValues(labels...).Add(float64(len(rows)))
 		c.cfg.Metrics.New.WithLabelValues(labels...).Add(float64(n))
@@ -198,10 +277,14 @@ func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
 	if len(bad) > 0 {
 		if err := c.cfg.Store.Quarantine(ctx, bad); err != nil {
 			c.cfg.Metrics.Failures.WithLabelValues(labels...).Inc()
-			return fmt.Errorf("ingest %s page %d: quarantine: %w", b.Stream, b.Page, err)
+			return fmt.Errorf("ingest %s: quarantine: %w", what, err)
 		}
-		c.log.Warn("records quarantined", "tenant", b.Tenant, "table", t.Name, "page", b.Page,
-			"count", len(bad), "first_reason", bad[0].Reason)
+		for _, d := range g {
+			if len(d.bad) > 0 {
+				c.log.Warn("records quarantined", "tenant", d.batch.Tenant, "table", t.Name, "page", d.batch.Page,
+					"count", len(d.bad), "first_reason", d.bad[0].Reason)
+			}
+		}
 		c.cfg.Metrics.Quarantined.WithLabelValues(labels...).Add(float64(len(bad)))
 		c.mu.Lock()
 		c.stats.Quarantined += len(bad)
@@ -210,10 +293,10 @@ func (c *Consumer) handle(ctx context.Context, m bus.Msg) error {
 	if c.cfg.AfterWrite != nil && len(rows) > 0 {
 		if err := c.cfg.AfterWrite(ctx, t, rows); err != nil {
 			c.cfg.Metrics.Failures.WithLabelValues(labels...).Inc()
-			return fmt.Errorf("ingest %s page %d: after write: %w", b.Stream, b.Page, err)
+			return fmt.Errorf("ingest %s: after write: %w", what, err)
 		}
 	}
-	c.cfg.Metrics.Batches.WithLabelValues(labels...).Inc()
+	c.cfg.Metrics.Batches.WithLabelValues(labels...).Add(float64(len(g)))
 	return nil
 }
 

@@ -272,3 +272,83 @@ func TestHandleMalformedInputs(t *testing.T) {
 		t.Error("malformed inputs must change the message id")
 	}
 }
+
+// Messages of one tenant and table delivered together are stored in one write; when that write fails, each is
+// tried alone, so only the message the store refuses is left for redelivery.
+func TestHandleBatchGroupsAndIsolatesFailures(t *testing.T) {
+	records := corpusRecords(t)[:30]
+	idOf := func(raw json.RawMessage) string {
+		var r struct{ ID string }
+		if err := json.Unmarshal(raw, &r); err != nil || r.ID == "" {
+			t.Fatalf("record without id: %s", raw)
+		}
+		return r.ID
+	}
+	globex := auditBatch(records[:5]...)
+	globex.Tenant = "globex"
+	msgs := []bus.Msg{
+		batchMsg(t, auditBatch(records[:10]...)),
+		batchMsg(t, auditBatch(records[10:20]...)),
+		batchMsg(t, globex),
+		batchMsg(t, auditBatch(records[20:]...)),
+		{Data: []byte("not a batch")},
+	}
+	distinct := func(rs []json.RawMessage) int {
+		ids := map[string]bool{}
+		for _, r := range rs {
+			ids[idOf(r)] = true
+		}
+		return len(ids)
+	}
+
+	t.Run("together", func(t *testing.T) {
+		st := newMemStore()
+		c, err := NewConsumer(Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, err := range c.HandleBatch(context.Background(), msgs) {
+			if err != nil {
+				t.Errorf("message %d: %v", i, err)
+			}
+		}
+		if st.calls != 2 {
+			t.Errorf("%d store writes, want 2 (one per tenant)", st.calls)
+		}
+		if got, want := st.count("Audit_CL"), distinct(records)+distinct(records[:5]); got != want {
+			t.Errorf("stored %d rows, want %d", got, want)
+		}
+		if q := st.quarantined(); len(q) != 1 || !strings.HasPrefix(q[0].Reason, "undecodable batch") {
+			t.Errorf("quarantined %+v, want the undecodable message", q)
+		}
+		if s := c.Stats(); s.Batches != 5 || s.Failures != 0 {
+			t.Errorf("stats %+v, want 5 messages handled", s)
+		}
+	})
+
+	t.Run("one refused", func(t *testing.T) {
+		st := newMemStore()
+		st.refuse = idOf(records[15])
+		c, err := NewConsumer(Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := c.HandleBatch(context.Background(), msgs)
+		for i, err := range errs {
+			if (err != nil) != (i == 1) {
+				t.Errorf("message %d: err %v; want only message 1 refused", i, err)
+			}
+		}
+		// acme's three messages: together (refused), then one by one; globex: one write.
+		if st.calls != 5 {
+			t.Errorf("%d store writes, want 5", st.calls)
+		}
+		want := distinct(append(append([]json.RawMessage{}, records[:10]...), records[20:]...)) + distinct(records[:5])
+		if got := st.count("Audit_CL"); got != want {
+			t.Errorf("stored %d rows, want %d (all but the refused message's)", got, want)
+		}
+		if s := c.Stats(); s.Batches != 4 || s.Failures != 1 {
+			t.Errorf("stats %+v, want 4 handled and 1 failed", s)
+		}
+	})
+}

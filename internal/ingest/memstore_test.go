@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/castwatch/castwatch/internal/schema"
@@ -19,6 +20,10 @@ type memStore struct {
 	// failWrites fails that many WriteRows calls (negative: all of them).
 	failWrites      int
 	failQuarantines int
+	// refuse, when set, fails every WriteRows call holding a row whose key contains it.
+	refuse string
+	// calls counts WriteRows calls.
+	calls int
 }
 
 func newMemStore() *memStore {
@@ -38,6 +43,14 @@ func rowKey(t *schema.Table, r schema.Row) string {
 func (m *memStore) WriteRows(ctx context.Context, t *schema.Table, rows []schema.Row) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.calls++
+	if m.refuse != "" {
+		for _, r := range rows {
+			if strings.Contains(rowKey(t, r), m.refuse) {
+				return 0, errors.New("row refused")
+			}
+		}
+	}
 	if m.failWrites != 0 {
 		if m.failWrites > 0 {
 			m.failWrites--

@@ -115,8 +115,10 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if !errors.Is(err, crash) {
 		t.Fatalf("first pass: want the crash, got %v", err)
 	}
-	if ps.Stored.Failures != 2 {
-		t.Errorf("first pass: %d failed deliveries, want the 2 refused writes", ps.Stored.Failures)
+	// Two refused writes fail one or two deliveries: messages stored together fail together, and are then
+	// retried one by one.
+	if ps.Stored.Failures < 1 || ps.Stored.Failures > 2 {
+		t.Errorf("first pass: %d failed deliveries, want 1 or 2 for the 2 refused writes", ps.Stored.Failures)
 	}
 	if published == 0 || ps.New != published || ps.Fetched != published {
 		t.Errorf("first pass: fetched %d, new %d; want the %d records of the 3 published pages", ps.Fetched, ps.New, published)
