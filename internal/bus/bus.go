@@ -24,7 +24,7 @@ const (
 	DefaultDuplicateWindow = 24 * time.Hour
 	DefaultMaxPayload      = 8 << 20
 	DefaultAckWait         = 30 * time.Second
-	DefaultMaxAckPending   = 16
+	DefaultMaxAckPending   = 64
 	DefaultNakDelay        = 5 * time.Second
 )
 
@@ -58,7 +58,8 @@ type Config struct {
 	// AckWait is how long a consumer may hold a message before the server redelivers it; a running handler extends
 	// it automatically. Default 30 s.
 	AckWait time.Duration
-	// MaxAckPending bounds the messages a consumer has in flight. Default 16.
+	// MaxAckPending bounds the messages a consumer has in flight, and so the most a batch consumer handles at once.
+	// Default 64.
 	MaxAckPending int
 	// NakDelay is how long a message whose handler failed waits before redelivery. Default 5 s.
 	NakDelay time.Duration
