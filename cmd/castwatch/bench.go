@@ -68,7 +68,7 @@ func benchIngestCmd(g *globals, bf *benchFlags) *cobra.Command {
 	}
 	cmd.Flags().IntVar(&opts.Rows, "rows", 200_000, "Seg_Cg_CL records in the files")
 	cmd.Flags().IntVar(&opts.Files, "files", 4, "gzip NDJSON files the records are spread over")
-	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "rows per WriteRows call (default: the SIEM collector's chunk size)")
+	cmd.Flags().IntVar(&opts.Batch, "batch", 0, "rows per WriteRows call (default: the store consumer's group of 64 SIEM chunks of 500 lines)")
 	return cmd
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/castwatch/castwatch/internal/collect/siem"
+	"github.com/castwatch/castwatch/internal/ingest"
 	"github.com/castwatch/castwatch/internal/schema"
 	"github.com/castwatch/castwatch/internal/store/duckdb"
 )
@@ -26,7 +27,8 @@ type IngestOptions struct {
 	Rows int
 	// Files is how many gzip NDJSON files they are spread over (default 4).
 	Files int
-	// Batch is how many rows go to one WriteRows call (default: the SIEM collector's chunk size).
+	// Batch is how many rows go to one WriteRows call (default: what the store consumer writes at once when
+	// messages queue up, ingest.MaxMessages SIEM chunks).
 	Batch int
 	// Dir is where the working directory for the files and databases is made ("" means the system's temporary
 	// directory); it is removed afterwards.
@@ -44,7 +46,7 @@ func (o IngestOptions) withDefaults() IngestOptions {
 	}
 	o.Files = min(o.Files, o.Rows)
 	if o.Batch <= 0 {
-		o.Batch = siem.DefaultChunkSize
+		o.Batch = ingest.MaxMessages * siem.DefaultChunkSize
 	}
 	return o
 }
