@@ -82,7 +82,10 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *App, err err
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	if a.store, err = openStore(ctx, cfg, a.log, a.now); err != nil {
+	if a.enrich, err = a.openEnrichment(ctx, cfg.Enrich); err != nil {
+		return nil, err
+	}
+	if a.store, err = openStore(ctx, cfg, a.log, a.now, a.enrich); err != nil {
 		return nil, err
 	}
 	if a.bus, err = openBus(ctx, cfg, a.log); err != nil {
@@ -94,9 +97,6 @@ func Open(ctx context.Context, cfg config.Config, opts Options) (_ *App, err err
 	}
 	a.engine = detect.New(rules, detect.Options{Clock: a.now, Logger: a.log, Lateness: time.Duration(cfg.Detect.Lateness)})
 	if err := a.rebuildDetection(ctx); err != nil {
-		return nil, err
-	}
-	if a.enrich, err = a.openEnrichment(ctx, cfg.Enrich); err != nil {
 		return nil, err
 	}
 	if err := a.loadPeerGroups(ctx); err != nil {

@@ -170,9 +170,11 @@ func interval(cfg config.Config, s streamDef) time.Duration {
 // StorePath is where the embedded store keeps its file.
 func StorePath(cfg config.Config) string { return filepath.Join(cfg.DataDir, "castwatch.duckdb") }
 
-// openStore opens the embedded DuckDB store in the data directory.
-func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*duckdb.DB, error) {
-	return duckdb.Open(ctx, StorePath(cfg), duckdb.Options{Logger: log, Now: now})
+// openStore opens the embedded DuckDB store in the data directory; its maps' rollups locate addresses with the
+// enrichment's GeoIP database.
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time, e *enrichment) (*duckdb.DB, error) {
+	return duckdb.Open(ctx, StorePath(cfg), duckdb.Options{Logger: log, Now: now, Country: e.Country,
+		CountrySource: e.geo.Identity()})
 }
 
 // openBus starts the embedded NATS JetStream server under the data directory, or connects to nats.url.

@@ -203,8 +203,20 @@ func Panels(ctx context.Context, opts PanelsOptions) (PanelsResult, error) {
 	}
 	_, statErr := os.Stat(path)
 	reuse := statErr == nil
+	// The maps count by country as rows are stored, located with the built-in GeoIP database.
+	var geo web.PanelGeo
+	g, geoErr := geoip.Default()
+	if geoErr == nil {
+		defer g.Close()
+		geo = web.PanelGeo{Lookup: func(ip string) (string, bool) {
+			loc, ok := g.Lookup(ip)
+			return loc.Country, ok && loc.Country != ""
+		}, CountryInfo: geoip.CountryInfo}
+		res.GeoIP = g.Source()
+	}
 	db, err := duckdb.Open(ctx, path, duckdb.Options{Threads: opts.Threads,
-		MemoryLimit: opts.MemoryLimit, Tables: panelTables()})
+		MemoryLimit: opts.MemoryLimit, Tables: panelTables(),
+		Country: func(ip string) string { loc, _ := g.Lookup(ip); return loc.Country }, CountrySource: g.Identity()})
 	if err != nil {
 		return res, fmt.Errorf("panels: %w", err)
 	}
@@ -217,15 +229,6 @@ func Panels(ctx context.Context, opts PanelsOptions) (PanelsResult, error) {
 	}
 	if err != nil || opts.GenerateOnly {
 		return res, err
-	}
-	var geo web.PanelGeo
-	if g, err := geoip.Default(); err == nil {
-		defer g.Close()
-		geo = web.PanelGeo{Lookup: func(ip string) (string, bool) {
-			loc, ok := g.Lookup(ip)
-			return loc.Country, ok && loc.Country != ""
-		}, CountryInfo: geoip.CountryInfo}
-		res.GeoIP = g.Source()
 	}
 	res.Panels, err = RunPanels(ctx, db, geo, res.Tenant.Now, opts)
 	for _, p := range res.Panels {

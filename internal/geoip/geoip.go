@@ -145,6 +145,15 @@ func (d *DB) Built() time.Time {
 	return d.r.Metadata.BuildTime().UTC()
 }
 
+// Identity names the database and its build ("none" for a nil DB): a store's counts by country record it to
+// tell when they were made with another database.
+func (d *DB) Identity() string {
+	if d == nil || d.r == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s (%s, built %s)", d.Source(), d.Type(), d.Built().Format(time.RFC3339))
+}
+
 // Attribution is the credit the UI must show wherever it uses locations from the default database.
 func Attribution() string {
 	return "IP address country data: ip-location-db geo-whois-asn-country (https://github.com/sapics/ip-location-db), " +

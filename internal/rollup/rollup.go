@@ -274,3 +274,14 @@ func Get(name string) Def {
 	}
 	panic("rollup: unknown rollup " + name)
 }
+
+// UsesCountry reports whether the rollup counts by country (CountryFunc), and so must be recounted when the
+// GeoIP database changes.
+func (d Def) UsesCountry() bool {
+	for _, x := range d.Dims {
+		if strings.Contains(x.Expr, CountryFunc+"(") {
+			return true
+		}
+	}
+	return false
+}

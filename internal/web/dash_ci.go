@@ -2,7 +2,7 @@ package web
 
 // The Mimecast Cloud Integrated workbook (spec sentinel-solution §5.3) over the MimecastCloudIntegrated view.
 // Every panel counts the records whose "Event Time" falls in the window. Counts and charts read the Cloud
-// Integrated rollups (internal/rollup: CI per type, tags, threat and first policy; CIAddresses, CISenders,
+// Integrated rollups (internal/rollup: CI per type, tags, threat and first policy; CICountries, CISenders,
 // CIRecipients); the e-mail tables read the view, over the newest part of the window (Panel.Newest), filtered
 // by the same expressions the rollup's dimensions hold.
 //
@@ -174,10 +174,10 @@ ORDER BY "Event Time" DESC, "Processing ID"`, a
 			ciThreatFilter, ciStateFilter),
 		Panel{
 			ID: "by-country", Title: "Messages Sent by Country", Kind: KindMap, Wide: true, Note: "Sender IP located with GeoIP",
-			Query: ciByIP(""),
+			Query: ciByCountry(""),
 		}, Panel{
 			ID: "inbound-origin", Title: "Top 10 Inbound Email Detections by Origin", Kind: KindPie, ByCountry: true,
-			Query: ciByIP(` AND "Direction" = 'INBOUND'`),
+			Query: ciByCountry(` AND "Direction" = 'INBOUND'`),
 		}, Panel{
 			ID: "sender-domains", Title: "Top 10 Sender Domains", Kind: KindPie,
 			Query: ciCount(rollup.CISenders, `split_part("Sender Envelope", '@', 2)`, "Sender Domain", ""),
@@ -224,11 +224,12 @@ func ciTagCond(a *Args, tag string) string {
 	return `contains(lower("Tags"), ` + a.Add(strings.ToLower(tag)) + `)`
 }
 
-// ciByIP counts the records per sender IP (CIAddresses), with extra conditions over its dimensions.
-func ciByIP(where string) func(p Params) (string, []any) {
+// ciByCountry counts the records per sender country (CICountries, located with GeoIP when stored), with extra
+// conditions over its dimensions.
+func ciByCountry(where string) func(p Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT "Sender IP", ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, rollup.CIAddresses) + where +
+		return `SELECT "Sender Country" AS "Country", ` + rollupCount + ` AS "Count"` + ciRollupFrom(p, &a, rollup.CICountries) + where +
 			` GROUP BY 1`, a
 	}
 }

@@ -3,7 +3,7 @@ package web
 // The Mimecast Secure Email Gateway workbook (spec sentinel-solution §5.4): nine tabs over the MimecastCG view
 // (Cloud Gateway SIEM records, one "Type" per kind: email_receipt, email_process, email_delivery, …) and the
 // MimecastDLP view. Every panel counts the records whose "Event Time" falls in the window. Counts and charts read
-// the MimecastCG rollups (internal/rollup: SEG, SEGAddresses for the maps, SEGNoTLS for the domains not using TLS),
+// the MimecastCG rollups (internal/rollup: SEG, SEGCountries for the maps, SEGNoTLS for the domains not using TLS),
 // whose dimensions keep the view's column names and values, so the record filters below read the same over a
 // rollup and over the view; the message tables read the view, over the newest part of the window (Panel.Newest).
 //
@@ -134,12 +134,13 @@ func segEventsPanel(id, title, typ, cond, cols string) Panel {
 		Newest: segNewest(typ, cond)}
 }
 
-// segByIP counts the records of a type matching cond per address (a dimension of SEGAddresses), for a map.
-func segByIP(typ, cond, ipCol string) func(Params) (string, []any) {
+// segByCountry counts the records of a type matching cond per country of an address (a dimension of
+// SEGCountries, located with GeoIP when stored), for a map.
+func segByCountry(typ, cond, countryCol string) func(Params) (string, []any) {
 	return func(p Params) (string, []any) {
 		var a Args
-		return `SELECT ` + ipCol + ` AS "IP", ` + rollupCount + ` AS "Count"` +
-			segRollupFrom(p, &a, rollup.SEGAddresses, typ, cond) + ` GROUP BY 1`, a
+		return `SELECT ` + countryCol + ` AS "Country", ` + rollupCount + ` AS "Count"` +
+			segRollupFrom(p, &a, rollup.SEGCountries, typ, cond) + ` GROUP BY 1`, a
 	}
 }
 
@@ -236,9 +237,9 @@ func segReceiptTab() Tab {
 		Panel{ID: "accepted-by-route", Title: "Messages Accepted by Route", Kind: KindTimeseries, Wide: true,
 			Query: segSeries(segReceipt, segAccepted, `"Direction"`)},
 		Panel{ID: "accepted-by-country", Title: "Messages Accepted by Source Country", Kind: KindMap,
-			Note: "Sender IP located with GeoIP", Query: segByIP(segReceipt, segAccepted, `"Sender IP"`)},
+			Note: "Sender IP located with GeoIP", Query: segByCountry(segReceipt, segAccepted, `"Sender Country"`)},
 		Panel{ID: "rejected-by-country", Title: "Messages Rejected by Source Country", Kind: KindMap,
-			Note: "Sender IP located with GeoIP", Query: segByIP(segReceipt, segRejected, `"Sender IP"`)},
+			Note: "Sender IP located with GeoIP", Query: segByCountry(segReceipt, segRejected, `"Sender Country"`)},
 	)}
 }
 
@@ -254,7 +255,7 @@ func segDeliveryTab() Tab {
 			Query: segSeries(segDelivery, segDelivered, `"Direction"`)},
 		segEventsPanel("delivery-events", "Message Delivery Events", segDelivery, segAll, segDeliveryCols),
 		Panel{ID: "delivered-by-country", Title: "Messages Delivered Outbound by Destination Country", Kind: KindMap,
-			Wide: true, Note: "Destination IP located with GeoIP", Query: segByIP(segDelivery, segOutDlv, `"Destination IP"`)},
+			Wide: true, Note: "Destination IP located with GeoIP", Query: segByCountry(segDelivery, segOutDlv, `"Destination Country"`)},
 	)}
 }
 
@@ -316,7 +317,7 @@ func segSpamTab() Tab {
 			Query: segSeries(segSpam, segAll, `"Route"`)},
 		segEventsPanel("spam-events", "Spam Message Events", segSpam, segAll, segSpamCols),
 		{ID: "spam-by-country", Title: "Spam Messages by Source Country", Kind: KindMap, Wide: true,
-			Note: "Sender IP located with GeoIP", Query: segByIP(segSpam, segAll, `"Sender IP"`)},
+			Note: "Sender IP located with GeoIP", Query: segByCountry(segSpam, segAll, `"Sender Country"`)},
 	}}
 }
 

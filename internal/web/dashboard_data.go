@@ -132,7 +132,8 @@ type drillJSON struct {
 	Column int    `json:"column"`
 }
 
-// geoFuncs are the GeoIP lookups the maps use (Options.GeoLookup, Options.CountryInfo).
+// geoFuncs are the GeoIP lookups the maps use (Options.GeoLookup, Options.CountryInfo): the rows arrive by
+// country code, located by the store; lookup only tells whether there is a GeoIP database at all.
 type geoFuncs struct {
 	lookup  func(ip string) (country string, ok bool)
 	country func(code string) (name string, lat, lon float64, ok bool)
@@ -381,21 +382,19 @@ func fillBuckets(rows [][]any, p Params) ([][]any, error) {
 	return out, nil
 }
 
-// byCountry sums ip/value rows per GeoIP country. Addresses without a country count under "Unknown", so the
+// byCountry sums country/value rows (the store locates addresses with GeoIP as it counts them, see
+// rollup.CountryFunc) and names the countries. Addresses without a country ("") count under "Unknown", so the
 // map's total equals the query's.
 func byCountry(rows [][]any, geo geoFuncs) ([]string, [][]any, error) {
 	sums := map[string]float64{}
 	for _, r := range rows {
-		ip, _ := r[0].(string)
+		code, _ := r[0].(string)
 		v, ok := number(r[1])
 		if !ok {
 			return nil, nil, errors.New("map value column is not a number")
 		}
-		code := unknownCountry
-		if geo.lookup != nil && ip != "" {
-			if c, ok := geo.lookup(ip); ok && c != "" {
-				code = c
-			}
+		if code == "" {
+			code = unknownCountry
 		}
 		sums[code] += v
 	}
@@ -422,7 +421,7 @@ func byCountry(rows [][]any, geo geoFuncs) ([]string, [][]any, error) {
 	return []string{"Country", "Name", "Latitude", "Longitude", "Count"}, out, nil
 }
 
-// countrySlices sums ip/value rows per country name and keeps the top slices.
+// countrySlices sums country/value rows per country name and keeps the top slices.
 func countrySlices(rows [][]any, geo geoFuncs) ([][]any, error) {
 	_, byC, err := byCountry(rows, geo)
 	if err != nil {

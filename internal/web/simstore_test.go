@@ -116,7 +116,10 @@ func buildSimFixture() (*simFixture, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	db, err := duckdb.Open(ctx, "", duckdb.Options{Threads: 2})
+	db, err := duckdb.Open(ctx, "", duckdb.Options{Threads: 2, Country: func(ip string) string {
+		c, _ := fakeCountry(ip)
+		return c
+	}, CountrySource: "fake"})
 	if err != nil {
 		return nil, err
 	}

@@ -63,8 +63,9 @@ type Options struct {
 	// Static overrides the embedded static files (the root holds app.js, app.css and vendor/); nil uses the
 	// files built into the binary.
 	Static fs.FS
-	// GeoLookup maps an IP address to its ISO country code for the dashboards' maps; nil counts every address
-	// as Unknown. CountryInfo names a country code and gives its centre; nil shows codes without a position.
+	// GeoLookup maps an IP address to its ISO country code (the users pages; the maps read countries the store
+	// located with its Country option, and only say "no GeoIP database" when GeoLookup is nil). CountryInfo
+	// names a country code and gives its centre; nil shows codes without a position.
 	GeoLookup   func(ip string) (country string, ok bool)
 	CountryInfo func(code string) (name string, lat, lon float64, ok bool)
 	// SyncStream starts a collection run of one tenant's stream (the connectors page's per-stream "Sync now"); it

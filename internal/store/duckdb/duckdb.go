@@ -51,6 +51,13 @@ type Options struct {
 	MemoryLimit string
 	// Tables are the tables to create; nil means schema.Tables().
 	Tables []*schema.Table
+	// Country gives an IP address's ISO country code ("" when unknown) for the rollups that count by country
+	// (rollup.CountryFunc); nil counts every address as unknown, and then a store that was counted with a GeoIP
+	// database keeps its counts as they are.
+	Country func(ip string) string
+	// CountrySource names the GeoIP database behind Country (path and build time): when it differs from the one
+	// the rollups were counted with, Open recounts the rollups that count by country.
+	CountrySource string
 }
 
 // writeStrategy selects how WriteRows moves a batch into DuckDB.
@@ -92,6 +99,9 @@ type DB struct {
 	compactEvery, flushEvery int
 	// writers are the prepared write statements per event table (see eventWriter).
 	writers map[string]*eventWriterStmts
+	// countryLookup and countrySource are Options.Country and Options.CountrySource.
+	countryLookup func(ip string) string
+	countrySource string
 }
 
 // Open opens or creates the DuckDB file at path ("" opens a private in-memory database), creates every table
@@ -174,6 +184,13 @@ func open(ctx context.Context, path string, readOnly bool, opts Options) (*DB, e
 		compactEvery: compactAfter,
 		flushEvery:   flushAfter,
 		writers:      map[string]*eventWriterStmts{},
+
+		countryLookup: opts.Country,
+		countrySource: opts.CountrySource,
+	}
+	if err := registerCountry(ctx, db, opts.Country); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("duckdb: open %s: %w", path, err)
 	}
 	if !readOnly {
 		w, err := db.Conn(ctx)

@@ -106,12 +106,29 @@ func (d *DB) ensureRollups(ctx context.Context) error {
 				return fmt.Errorf("duckdb: rollups of %s: %w", t.Name, err)
 			}
 		}
+		for _, tb := range rollup.Retired {
+			if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident(tb)); err != nil {
+				return fmt.Errorf("duckdb: drop retired rollup %s: %w", tb, err)
+			}
+		}
+		geoChanged, was, err := d.countrySourceChanged(ctx, c)
+		if err != nil {
+			return err
+		}
 		for _, t := range d.tables {
+			if geoChanged && usesCountry(t.Name) && !recount[t.Name] {
+				recount[t.Name] = true
+				d.log.Info("recounting rollups by country: the GeoIP database changed", "table", t.Name,
+					"geoip", d.countrySource, "counted_with", was)
+			}
 			if recount[t.Name] {
 				if err := d.recount(ctx, c, t.Name, nil); err != nil {
 					return err
 				}
 			}
+		}
+		if err := d.saveCountrySource(ctx, c); err != nil {
+			return err
 		}
 		return d.initRollupState(ctx, c)
 	})

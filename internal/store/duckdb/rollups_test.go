@@ -302,7 +302,8 @@ func TestOpenUpgradesKeyedTablesAndFillsRollups(t *testing.T) {
 		`DROP TABLE "Seg_Cg_CL"`,
 		fmt.Sprintf(`CREATE TABLE "Seg_Cg_CL" (%s, PRIMARY KEY (%s))`, columnDefs(tab, true), identList(tab.Key)),
 		`INSERT INTO "Seg_Cg_CL" SELECT * FROM old`,
-		`DROP TABLE old`, `DROP TABLE rollup_seg`, `DROP TABLE rollup_seg_addresses_day`,
+		`DROP TABLE old`, `DROP TABLE rollup_seg`, `DROP TABLE rollup_seg_countries_day`,
+		`CREATE TABLE rollup_seg_addresses ("tenant" VARCHAR, n BIGINT)`, // a rollup earlier versions kept
 	} {
 		if _, err := d.DB().ExecContext(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s, err)
@@ -316,6 +317,9 @@ func TestOpenUpgradesKeyedTablesAndFillsRollups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	if n := query(t, d, `SELECT count(*) FROM duckdb_tables() WHERE table_name = 'rollup_seg_addresses'`).Rows[0][0]; n != int64(0) {
+		t.Error("the retired rollup table was not dropped")
+	}
 	if n := query(t, d, `SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'Seg_Cg_CL' AND constraint_type = 'PRIMARY KEY'`).Rows[0][0]; n != int64(0) {
 		t.Error("the upgraded table kept its primary key index")
 	}
@@ -323,11 +327,11 @@ func TestOpenUpgradesKeyedTablesAndFillsRollups(t *testing.T) {
 	if got[0] != int64(500) || got[1] != int64(500) {
 		t.Errorf("after the upgrade %v rows, %v with their event time, want 500 and 500", got[0], got[1])
 	}
-	for _, name := range []string{"rollup_seg", "rollup_seg_addresses_day"} {
+	for _, name := range []string{"rollup_seg", "rollup_seg_countries_day"} {
 		r := rollup.Get(rollup.SEG)
 		unit := "hour"
 		if name != "rollup_seg" {
-			r, unit = rollup.Get(rollup.SEGAddresses), "day"
+			r, unit = rollup.Get(rollup.SEGCountries), "day"
 		}
 		sameCounts(t, d, name+" after the upgrade", grouped(r, rollup.Ident(name)), grouped(r, "("+r.Summarise(`"MimecastCG"`, unit)+")"))
 	}
