@@ -34,7 +34,7 @@ func PolicyField(field string) string {
 }
 
 // CountryFunc is the SQL function the store provides that gives an IP address's ISO country code from the
-// GeoIP database ('' when unknown). Counting per country when rows are written keeps a map's query as small as
+// GeoIP database (empty when unknown). Counting per country when rows are written keeps a map's query as small as
 // the number of countries, where counting per address grew with every sender.
 const CountryFunc = "castwatch_country"
 
