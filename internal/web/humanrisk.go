@@ -71,7 +71,7 @@ func logonCondition(col string) string {
 }
 
 // mailboxStatsQuery counts, per mailbox, what the tables hold in [$1, $2), joined with the SAFE score snapshot.
-// $3 is a text the mailbox must contain (” for all).
+// $3 is a text the mailbox must contain (empty for all).
 func mailboxStatsQuery(win window, contains string) query {
 	return query{
 		SQL: `WITH ev AS (
