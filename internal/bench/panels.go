@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/url"
 	"os"
@@ -214,7 +215,9 @@ func Panels(ctx context.Context, opts PanelsOptions) (PanelsResult, error) {
 		}, CountryInfo: geoip.CountryInfo}
 		res.GeoIP = g.Source()
 	}
-	db, err := duckdb.Open(ctx, path, duckdb.Options{Threads: opts.Threads,
+	// Opening a kept tenant may count new rollups first; the store's log says so on the progress output.
+	storeLog := slog.New(slog.NewTextHandler(opts.Progress, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	db, err := duckdb.Open(ctx, path, duckdb.Options{Logger: storeLog, Threads: opts.Threads,
 		MemoryLimit: opts.MemoryLimit, Tables: panelTables(),
 		Country: func(ip string) string { loc, _ := g.Lookup(ip); return loc.Country }, CountrySource: g.Identity()})
 	if err != nil {

@@ -122,9 +122,13 @@ func (d *DB) ensureRollups(ctx context.Context) error {
 					"geoip", d.countrySource, "counted_with", was)
 			}
 			if recount[t.Name] {
+				// A new rollup over a big table takes minutes: say so, and how long it took.
+				start := time.Now()
+				d.log.Info("counting rollups from the stored rows", "table", t.Name)
 				if err := d.recount(ctx, c, t.Name, nil); err != nil {
 					return err
 				}
+				d.log.Info("rollups counted", "table", t.Name, "seconds", time.Since(start).Seconds())
 			}
 		}
 		if err := d.saveCountrySource(ctx, c); err != nil {
