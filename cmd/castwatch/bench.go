@@ -188,7 +188,7 @@ func benchPanelsCmd(g *globals, bf *benchFlags) *cobra.Command {
 	f.IntVar(&opts.SampleDays, "sample-days", 3, "days of the simulated sample that is multiplied")
 	f.IntVar(&opts.Threads, "threads", 0, "DuckDB threads (default: every core)")
 	f.StringVar(&opts.MemoryLimit, "memory-limit", "4GB", "DuckDB memory limit")
-	f.StringVar(&opts.Database, "keep", "", "database file to generate the tenant into and keep; an existing one (same sizes) is timed again without generating")
+	f.StringVar(&opts.Database, "keep", "", "database file to generate the tenant into and keep; an existing one (a finished generation of the same sizes) is timed again without generating")
 	f.BoolVar(&opts.GenerateOnly, "generate-only", false, "generate the tenant (into --keep) without timing the panels")
 	return cmd
 }

@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/castwatch/castwatch/internal/store/duckdb"
 	"github.com/castwatch/castwatch/internal/web"
 )
 
@@ -88,5 +90,50 @@ func TestPanelsOptions(t *testing.T) {
 	}
 	if got := percentile([]float64{1, 2, 3, 4}, 0.95); got != 4 {
 		t.Errorf("p95 of 1..4 = %v, want 4", got)
+	}
+}
+
+// TestPanelsKeep generates a tenant into a kept file, reuses it for the same sizes, and refuses a file of other
+// sizes or one no generation finished.
+func TestPanelsKeep(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kept.duckdb")
+	var progress strings.Builder
+	opts := PanelsOptions{Mailboxes: 20, Days: 2, SampleMailboxes: 20, SampleDays: 2, Runs: 2, Threads: 2,
+		Ranges: []string{"30d"}, Database: path, GenerateOnly: true, Progress: &progress}
+	first, err := Panels(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress.Reset()
+	again, err := Panels(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "reusing the tenant") || strings.Contains(progress.String(), "sample:") {
+		t.Errorf("second run's progress %q: want the kept tenant reused, not generated", progress.String())
+	}
+	for i, tr := range again.Tenant.Tables {
+		if tr.Rows != first.Tenant.Tables[i].Rows {
+			t.Errorf("%s: %d rows reused, %d generated", tr.Table, tr.Rows, first.Tenant.Tables[i].Rows)
+		}
+	}
+
+	other := opts
+	other.Mailboxes = 40
+	if _, err := Panels(ctx, other); err == nil || !strings.Contains(err.Error(), "20-mailbox, 2-day tenant") {
+		t.Errorf("other sizes: %v, want the kept sizes named", err)
+	}
+
+	unfinished := filepath.Join(t.TempDir(), "unfinished.duckdb")
+	db, err := duckdb.Open(ctx, unfinished, duckdb.Options{Tables: panelTables()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	other = opts
+	other.Database = unfinished
+	if _, err := Panels(ctx, other); err == nil || !strings.Contains(err.Error(), "no finished benchmark tenant") {
+		t.Errorf("unfinished file: %v, want it refused", err)
 	}
 }
