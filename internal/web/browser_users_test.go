@@ -104,12 +104,22 @@ func TestBrowserUsersConnectorsSearch(t *testing.T) {
 			t.Fatalf("the search form did not reload with Audit_CL's columns: %v", err)
 		}
 	}
-	browserSteps(s, "fill a condition",
-		chromedp.SetValue(`tr.condition:first-child select[name="col"]`, "user"),
-		chromedp.SetValue(`tr.condition:first-child select[name="op"]`, "contains"),
-		chromedp.SendKeys(`tr.condition:first-child input[name="val"]`, "alice"),
-		chromedp.Click(`#run-search`),
-		chromedp.WaitVisible(`#results`))
+	// chromedp may still hold node ids of the document the reload replaced ("could not find node with given
+	// id"): filling is idempotent, so try again until it takes.
+	for attempt := 1; ; attempt++ {
+		err := chromedp.Do(s.ctx,
+			chromedp.SetValue(`tr.condition:first-child select[name="col"]`, "user"),
+			chromedp.SetValue(`tr.condition:first-child select[name="op"]`, "contains"),
+			chromedp.SetValue(`tr.condition:first-child input[name="val"]`, "alice"))
+		if err == nil {
+			break
+		}
+		if attempt == 20 {
+			t.Fatalf("fill a condition: %v\npage messages: %q\nchromium output:\n%s", err, s.msgs.snapshot(), s.output.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	browserSteps(s, "run the search", chromedp.Click(`#run-search`), chromedp.WaitVisible(`#results`))
 	// 14 days: l1, l2 and l4 are alice's (l1 spelled Alice@Example.com).
 	if got := attrs("results", "#results", "data-rows"); len(got) != 1 || got[0] != "3" {
 		t.Errorf("search rows = %v", got)
