@@ -404,3 +404,56 @@ func TestRollupNewestFilterCountsTableRecords(t *testing.T) {
 		t.Fatal("no table had records: the comparison proves nothing")
 	}
 }
+
+// TestKeyCutTablesMatchWholeWindow lowers the table cap and checks every KeyCut table gives exactly the rows, in
+// order, of the same table run unbounded, over every rollup test window: bounded when it has more rows than the
+// cap (two queries, the second with the bound), unbounded when it has fewer.
+func TestKeyCutTablesMatchWholeWindow(t *testing.T) {
+	f, _ := segFixture(t)
+	old := tableRowCap
+	t.Cleanup(func() { tableRowCap = old })
+	bounded, unbounded := 0, 0
+	for _, limit := range []int{6, old} {
+		tableRowCap = limit
+		keyCutWindows(t, f, &bounded, &unbounded)
+	}
+	if bounded == 0 || unbounded == 0 {
+		t.Errorf("%d answers past the cap, %d under it: want both", bounded, unbounded)
+	}
+	t.Logf("%d bounded answers past the cap, %d under it", bounded, unbounded)
+}
+
+// keyCutWindows compares every KeyCut table with its unbounded self over the rollup test windows, counting the
+// answers past and under the current cap.
+func keyCutWindows(t *testing.T, f *simFixture, bounded, unbounded *int) {
+	for _, w := range rollupWindows(f.Now) {
+		st := &recordingStore{Store: f.DB}
+		r := runner{t, st, w}
+		for _, c := range rollupPanels(t) {
+			if c.pn.KeyCut == nil {
+				continue
+			}
+			plain := *c.pn
+			plain.KeyCut = nil
+			name := fmt.Sprintf("%s/%s %s cap %d", c.dash.ID, c.pn.ID, w.name, tableRowCap)
+			st.queries = nil
+			got := r.run(c, c.pn, tabDefaults(c.tab))
+			ran := st.queries
+			want := r.run(c, &plain, tabDefaults(c.tab))
+			if !reflect.DeepEqual(got.Rows, want.Rows) || got.Truncated != want.Truncated {
+				t.Errorf("%s: rows %v (truncated %v), want %v (truncated %v)", name, got.Rows, got.Truncated, want.Rows, want.Truncated)
+			}
+			if len(ran) != 2 {
+				t.Fatalf("%s: %d queries, want the key cut and the table", name, len(ran))
+			}
+			if want.Truncated {
+				*bounded++
+				if !strings.Contains(ran[1].SQL, c.pn.KeyCut.Keys[0]+" < ") {
+					t.Errorf("%s: the table query has no bound:\n%s", name, ran[1].SQL)
+				}
+			} else if len(want.Rows) > 0 {
+				*unbounded++
+			}
+		}
+	}
+}

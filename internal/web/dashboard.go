@@ -111,7 +111,7 @@ type Panel struct {
 	Drill *Drill
 	// TimeX says column 0 of a stacked-bar is a time bucket (see KindStackedBar).
 	TimeX bool
-	// ByCountry says a pie's query returns ip, value: the framework sums it per GeoIP country (name) first.
+	// ByCountry says a pie's query returns country code, value: the framework names the countries first.
 	ByCountry bool
 	// Wide lays the panel across the full width (tables and time charts); others take half.
 	Wide bool
@@ -120,6 +120,58 @@ type Panel struct {
 	// Newest, on a table whose query orders by "Event Time" DESC first, lets the framework run the query over
 	// only the newest part of the window that holds the first MaxTableRows+1 rows (see newestRows).
 	Newest *Newest
+	// KeyCut, on a table ordered by plain columns first, lets the framework bound the rows by those columns
+	// before the view computes its parsed ones (see keyCutRows).
+	KeyCut *KeyCut
+}
+
+// KeyCut declares a table whose ORDER BY starts with plain view columns (stored values, not parsed ones) and
+// whose query reads Params.Cut: a first query finds the (cap+1)-th distinct tuple of those columns in the table's
+// order, and the table then runs with Cut set to it. Its query adds Bound, a condition on plain columns that
+// DuckDB applies before computing the view's parsed columns, so a table of many rows parses only about the cap.
+type KeyCut struct {
+	// Keys are the leading ORDER BY columns (quoted), and Desc says which sort descending.
+	Keys []string
+	Desc []bool
+	// From is the table's FROM and WHERE (window and filters), without the bound.
+	From func(p Params, a *Args) string
+}
+
+// Bound is the condition keeping the rows whose key tuple comes no later than p.Cut in the table's order (""
+// when Cut is unset).
+func (k *KeyCut) Bound(p Params, a *Args) string {
+	if len(p.Cut) != len(k.Keys) {
+		return ""
+	}
+	var or []string
+	for i := range k.Keys {
+		var and []string
+		for j := range i {
+			and = append(and, k.Keys[j]+" = "+a.Add(p.Cut[j]))
+		}
+		op := "<"
+		if k.Desc[i] {
+			op = ">"
+		}
+		if i == len(k.Keys)-1 {
+			op += "="
+		}
+		and = append(and, k.Keys[i]+" "+op+" "+a.Add(p.Cut[i]))
+		or = append(or, "("+strings.Join(and, " AND ")+")")
+	}
+	return "(" + strings.Join(or, " OR ") + ")"
+}
+
+// order is the keys as an ORDER BY list.
+func (k *KeyCut) order() string {
+	terms := make([]string, len(k.Keys))
+	for i, c := range k.Keys {
+		terms[i] = c
+		if k.Desc[i] {
+			terms[i] += " DESC"
+		}
+	}
+	return strings.Join(terms, ", ")
 }
 
 // Newest declares a newest-first table and how to find how far back its first rows reach.
@@ -154,6 +206,8 @@ type Params struct {
 	Tenant string
 	// Values are the tab parameters (defaults applied).
 	Values map[string]string
+	// Cut is the key tuple a KeyCut table's rows are bounded by (nil: no bound).
+	Cut []any
 }
 
 // Get returns a tab parameter's value ("" when unset).

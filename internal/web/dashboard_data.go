@@ -183,6 +183,8 @@ func panelRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.
 	switch {
 	case pn.Kind == KindTable && pn.Newest != nil:
 		return newestRows(ctx, q, pn, p)
+	case pn.Kind == KindTable && pn.KeyCut != nil:
+		return keyCutRows(ctx, q, pn, p)
 	case pn.Kind == KindTable:
 		return tableRows(ctx, q, pn, p)
 	}
@@ -194,6 +196,29 @@ func panelRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.
 func tableRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.Result, error) {
 	sql, args := pn.Query(p)
 	return q.Query(ctx, sql+fmt.Sprintf("\nLIMIT %d", tableRowCap+1), args...)
+}
+
+// keyCutRows answers a KeyCut table: it reads the (cap+1)-th distinct key tuple of the table's rows in its order
+// and runs the table bounded by it (unbounded when there are fewer tuples).
+//
+// The answer is the whole window's: the first cap+1 rows of the table (its ORDER BY is the keys, then columns
+// that break every tie) have key tuples no later than the (cap+1)-th distinct one, so the bound keeps all their
+// records; it only drops rows that sort after them.
+func keyCutRows(ctx context.Context, q store.Store, pn *Panel, p Params) (*store.Result, error) {
+	kc := pn.KeyCut
+	var a Args
+	cols := strings.Join(kc.Keys, ", ")
+	sql := `SELECT ` + cols + ` FROM (SELECT DISTINCT ` + cols + ` ` + kc.From(p, &a) + `) ORDER BY ` + kc.order() +
+		fmt.Sprintf(` LIMIT 1 OFFSET %d`, tableRowCap)
+	out, err := q.Query(ctx, sql, a...)
+	if err != nil {
+		return nil, fmt.Errorf("key cut: %w", err)
+	}
+	p.Cut = nil
+	if len(out.Rows) == 1 {
+		p.Cut = out.Rows[0]
+	}
+	return tableRows(ctx, q, pn, p)
 }
 
 // newestWiden is the factor by which newestRows widens a window that holds too few rows.
