@@ -16,7 +16,7 @@ import (
 	"github.com/castwatch/castwatch/internal/rollup"
 )
 
-// countryUDF is rollup.CountryFunc: VARCHAR address → VARCHAR ISO country code, ” when unknown or NULL.
+// countryUDF is rollup.CountryFunc: VARCHAR address → VARCHAR ISO country code, empty when unknown or NULL.
 type countryUDF struct{ lookup func(ip string) string }
 
 func (f countryUDF) Config() duck.ScalarFuncConfig {
