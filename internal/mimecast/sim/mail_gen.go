@@ -203,7 +203,7 @@ func (s *Sim) makeMessage(r *rand.Rand, t time.Time, h int64, i int) message {
 	switch k := r.IntN(10); {
 	case k < 7:
 		msg.route, msg.sender, msg.recipient = "inbound", ext, u.email
-		msg.senderIP = fmt.Sprintf("%d.%d.%d.%d", pick(r, []int{40, 52, 104, 185, 203, 209}), r.IntN(256), r.IntN(256), 1+r.IntN(250))
+		msg.senderIP = publicIP(r)
 		msg.verdict = inboundVerdicts[weighted(r, inboundWeights)]
 	case k < 9:
 		if r.IntN(personalMailOdds) == 0 && u.personal != "" {

@@ -72,6 +72,12 @@ func (s *Sim) tlsOf(domain string) (version, cipher any) {
 	}
 }
 
+// mailServerIP is the address of an external domain's mail server: fixed per domain and seed, from the same
+// public ranges inbound senders come from, so outbound deliveries spread over the countries GeoIP gives them.
+func (s *Sim) mailServerIP(domain string) string {
+	return publicIP(rngFor(s.opts.Seed, "mx:"+domain, 0))
+}
+
 // domainOf is the part of an address after the @.
 func domainOf(addr string) string { return addr[strings.LastIndex(addr, "@")+1:] }
 
@@ -125,9 +131,14 @@ func (s *Sim) deliveryFields(r *rand.Rand, msg message, direction, nAtt, size, a
 	if version == nil {
 		tlsUsed = "No"
 	}
+	// Inbound and internal mail is handed to the tenant's own servers; outbound mail to the recipient domain's.
+	dest := s.hq
+	if msg.route == "outbound" {
+		dest = s.mailServerIP(domainOf(msg.recipient))
+	}
 	rec := map[string]any{
 		"Hostname": "mx." + domainOf(msg.recipient), "delivered": "true", "deliveryAttempts": "1",
-		"deliveryErrors": nil, "deliveryTime": strconv.Itoa(1000 + r.IntN(20000)), "destinationIp": s.hq,
+		"deliveryErrors": nil, "deliveryTime": strconv.Itoa(1000 + r.IntN(20000)), "destinationIp": dest,
 		"direction": direction, "emailSize": size, "messageId": msg.messageID, "numberAttachments": nAtt,
 		"recipients": msg.recipient, "rejectionCode": nil, "rejectionInfo": nil, "rejectionType": nil,
 		"route": direction, "senderEnvelope": msg.sender, "subject": msg.subject, "tlsCipher": cipher, "tlsUsed": tlsUsed,

@@ -82,3 +82,9 @@ var foreignSources = []foreignSource{
 	{ipRange{102, 89, 89}, "NG"}, {ipRange{177, 54, 54}, "BR"}, {ipRange{14, 160, 191}, "VN"},
 	{ipRange{95, 24, 31}, "RU"}, {ipRange{197, 210, 210}, "NG"}, {ipRange{181, 4, 15}, "AR"},
 }
+
+// publicIP draws an address of an outside mail server from a few public /8 ranges (American, European and
+// Asia-Pacific registries), so GeoIP places them in many countries.
+func publicIP(r *rand.Rand) string {
+	return fmt.Sprintf("%d.%d.%d.%d", pick(r, []int{40, 52, 104, 185, 203, 209}), r.IntN(256), r.IntN(256), 1+r.IntN(250))
+}

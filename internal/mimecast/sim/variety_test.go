@@ -212,3 +212,41 @@ func decodeLegacy(group string, kvs []KV) error {
 	_, err = schema.SegCg.Decode("t1", raw, testNow)
 	return err
 }
+
+// TestDeliveryDestinations checks where deliveries go: inbound and internal mail to the tenant's own servers,
+// outbound mail to one server per recipient domain, spread over several public /8 ranges (so the outbound
+// delivery map and the email-country models see more than the tenant's country).
+func TestDeliveryDestinations(t *testing.T) {
+	t.Parallel()
+	s := mustSim(t, Options{Seed: 71, Mailboxes: 50, Days: 3})
+	byDomain := map[string]string{}
+	ranges := map[string]bool{}
+	outbound := 0
+	from := testNow.Add(-3 * 24 * time.Hour)
+	for h := floorDiv(from.Unix(), 3600); h <= floorDiv(testNow.Unix(), 3600); h++ {
+		for _, lr := range s.mailFlow(h).siem["delivery"] {
+			dest, _ := lr.rec["destinationIp"].(string)
+			rcpt, _ := lr.rec["recipients"].(string)
+			switch lr.rec["direction"] {
+			case "Outbound":
+				outbound++
+				if dest == s.hq {
+					t.Fatalf("outbound delivery to %s went to the tenant's own server %s", rcpt, dest)
+				}
+				d := rcpt[strings.LastIndex(rcpt, "@")+1:]
+				if was, ok := byDomain[d]; ok && was != dest {
+					t.Fatalf("%s's mail server is %s and %s", d, was, dest)
+				}
+				byDomain[d] = dest
+				ranges[dest[:strings.Index(dest, ".")]] = true
+			default:
+				if dest != s.hq {
+					t.Fatalf("%v delivery to %s went to %s, not the tenant's server %s", lr.rec["direction"], rcpt, dest, s.hq)
+				}
+			}
+		}
+	}
+	if outbound == 0 || len(byDomain) < 5 || len(ranges) < 3 {
+		t.Errorf("%d outbound deliveries to %d domains in %d /8 ranges: want several of each", outbound, len(byDomain), len(ranges))
+	}
+}
