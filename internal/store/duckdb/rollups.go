@@ -118,16 +118,27 @@ func (d *DB) ensureRollups(ctx context.Context) error {
 		for _, t := range d.tables {
 			if geoChanged && usesCountry(t.Name) && !recount[t.Name] {
 				recount[t.Name] = true
-				d.log.Info("recounting rollups by country: the GeoIP database changed", "table", t.Name,
-					"geoip", d.countrySource, "counted_with", was)
-			}
-			if recount[t.Name] {
-				// A new rollup over a big table takes minutes: say so, and how long it took.
-				start := time.Now()
-				d.log.Info("counting rollups from the stored rows", "table", t.Name)
-				if err := d.recount(ctx, c, t.Name, nil); err != nil {
-					return err
+				if was != "" {
+					d.log.Info("recounting rollups by country: the GeoIP database changed", "table", t.Name,
+						"geoip", d.countrySource, "counted_with", was)
 				}
+			}
+			if !recount[t.Name] {
+				continue
+			}
+			// Counting a big table takes minutes: say so, and how long it took (a new store is not worth a line).
+			var stored bool
+			if err := c.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM "+ident(t.Name)+")").Scan(&stored); err != nil {
+				return fmt.Errorf("duckdb: %s: %w", t.Name, err)
+			}
+			start := time.Now()
+			if stored {
+				d.log.Info("counting rollups from the stored rows", "table", t.Name)
+			}
+			if err := d.recount(ctx, c, t.Name, nil); err != nil {
+				return err
+			}
+			if stored {
 				d.log.Info("rollups counted", "table", t.Name, "seconds", time.Since(start).Seconds())
 			}
 		}
