@@ -115,7 +115,7 @@ func (d *DB) ensureRollups(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for _, t := range d.tables {
+		for _, t := range d.rolledTables() {
 			if geoChanged && usesCountry(t.Name) && !recount[t.Name] {
 				recount[t.Name] = true
 				if was != "" {

@@ -15,7 +15,6 @@ import (
 	duck "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/castwatch/castwatch/internal/rollup"
-
 	"github.com/castwatch/castwatch/internal/schema"
 	"github.com/castwatch/castwatch/internal/store"
 )
@@ -525,7 +524,7 @@ func (d *DB) QuarantineCount(ctx context.Context, tenant string) (int64, error) 
 // The statements are built once per table (eventWriter). They are not prepared: DuckDB plans a prepared statement
 // with the statistics of the tables at that time, and a plan made over the empty temporary table reads nothing
 // from it later.
-func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (n int, err error) {
+func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batch [][]driver.Value) (int, error) {
 	clear, err := d.stageBatch(ctx, c, t, batch)
 	if err != nil {
 		return 0, err
@@ -543,35 +542,29 @@ func (d *DB) writeEvents(ctx context.Context, c *sql.Conn, t *schema.Table, batc
 		}
 		args = []any{lo.Time, hi.Time}
 	}
-	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return 0, err
-	}
-	defer func() {
+	var n int
+	err = inTx(ctx, c, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, w.clearFresh); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, w.fillFresh, args...); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, w.insert)
 		if err != nil {
-			_, _ = c.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return err
 		}
-	}()
-	if _, err = c.ExecContext(ctx, w.clearFresh); err != nil {
-		return 0, err
-	}
-	if _, err = c.ExecContext(ctx, w.fillFresh, args...); err != nil {
-		return 0, err
-	}
-	res, err := c.ExecContext(ctx, w.insert)
-	if err != nil {
-		return 0, err
-	}
-	k, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("rows affected: %w", err)
-	}
-	n = int(k)
-	if n > 0 && w.pending != "" {
-		if _, err = c.ExecContext(ctx, w.pending); err != nil {
-			return 0, err
+		k, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("rows affected: %w", err)
 		}
-	}
-	if _, err = c.ExecContext(ctx, "COMMIT"); err != nil {
+		n = int(k)
+		if n > 0 && w.pending != "" {
+			_, err = tx.ExecContext(ctx, w.pending)
+		}
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
 	d.notePending(ctx, c, t, n)
